@@ -1,0 +1,121 @@
+"""`stsd env`: the lines that point a shell (and every SDK in it) at the daemon."""
+
+import argparse
+import json
+from collections.abc import Mapping
+
+from stsd.client.awsfiles import AwsFiles, AwsFilesError, load_aws_files
+from stsd.client.control import daemon_listening
+from stsd.client.output import fail, warn
+from stsd.client.paths import Paths, UnsafeRuntimeDir, ensure_private_dir
+from stsd.client.settings import Settings, SettingsError, load_settings
+from stsd.client.shells import detect_shell, render
+from stsd.client.tokens import ensure_token
+
+__all__ = ["SHADOWING", "choose_profile", "daemon_address", "environment_for", "run"]
+
+# Each of these wins over the container provider in some SDK's default chain.
+SHADOWING = (
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+)
+_EXIT_CONFIG = 78
+
+
+class ProfileError(Exception):
+    """No usable profile was named."""
+
+
+def choose_profile(requested: str | None, settings: Settings, files: AwsFiles) -> str:
+    profiles = files.role_profiles()
+    listing = ", ".join(profiles) or f"none: add a role profile to {files.config_path}"
+    profile = requested or settings.default_profile
+    if profile is None:
+        raise ProfileError(
+            f"which profile? name one (or set default_profile in config.toml): {listing}"
+        )
+    if profile not in profiles:
+        raise ProfileError(
+            f"{profile} is not a role profile of {files.config_path}; known: {listing}"
+        )
+    return profile
+
+
+def daemon_address(paths: Paths, settings: Settings) -> tuple[str, bool]:
+    """The endpoint's address and whether a daemon is up (its real address if so)."""
+    if daemon_listening(paths.control_socket):
+        try:
+            return paths.address_file.read_text(encoding="utf-8").strip(), True
+        except FileNotFoundError:
+            pass
+    return settings.listen, False
+
+
+def environment_for(
+    profile: str, address: str, token: str | None, paths: Paths, files: AwsFiles
+) -> tuple[dict[str, str], list[str]]:
+    """What to set and what to unset so SDKs fetch `profile` from the daemon."""
+    assign = {
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI": f"http://{address}/credentials/{profile}",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": str(paths.token_file),
+    }
+    remove = list(SHADOWING)
+    if token is not None:
+        # Older SDKs and the AWS CLI before late 2023 read only the variable.
+        assign["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = token
+    else:
+        remove.append("AWS_CONTAINER_AUTHORIZATION_TOKEN")
+    region = files.region(profile)
+    if region:
+        assign["AWS_REGION"] = region
+        assign["AWS_DEFAULT_REGION"] = region  # botocore reads only this one
+    return assign, remove
+
+
+def warn_default_keys(files: AwsFiles) -> None:
+    if files.default_keys_in_credentials_file():
+        warn(
+            f"[default] in {files.credentials_path} holds access keys; boto3 and the AWS CLI "
+            "read them before asking stsd, so they would not use stsd at all. Move them "
+            "into stsd's store with `stsd keys import default`, or out of [default]."
+        )
+
+
+def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    paths = Paths.from_env(env)
+    try:
+        settings = load_settings(paths.config_file)
+        files = load_aws_files(env)
+        profile = choose_profile(args.profile, settings, files)
+    except (SettingsError, AwsFilesError) as error:
+        return fail(str(error), _EXIT_CONFIG)
+    except ProfileError as error:
+        return fail(str(error), 2)
+    try:
+        ensure_private_dir(paths.runtime_dir)
+    except UnsafeRuntimeDir as error:
+        return fail(f"unsafe runtime directory: {error}")
+    address, running = daemon_address(paths, settings)
+    if not running and not args.unset:
+        warn(
+            "the stsd daemon is not running: these lines will work once it is "
+            "(`stsd serve`, or `stsd service install` to start it at login)"
+        )
+    token = None if args.no_token_env else ensure_token(paths.token_file)
+    assign, remove = environment_for(profile, address, token, paths, files)
+    if args.unset:
+        assign, remove = {}, list(dict.fromkeys([*assign, "AWS_CONTAINER_AUTHORIZATION_TOKEN"]))
+    else:
+        warn_default_keys(files)
+    if args.json:
+        print(json.dumps({"set": assign, "unset": remove}, indent=2))
+    else:
+        print(render(args.shell or detect_shell(env), assign, remove), end="")
+    return 0

@@ -1,0 +1,149 @@
+"""stsd's own settings: $XDG_CONFIG_HOME/stsd/config.toml.
+
+Every key is optional:
+
+    listen = "127.0.0.1:9925"          # the credentials endpoint; loopback only
+    default_profile = "prod-ro"        # what `stsd env` serves without a PROFILE
+    session_duration_seconds = 43200   # GetSessionToken: 900..129600 (12 h default)
+
+    [refresh]                          # DESIGN.md, "Refresh rules"
+    floor_seconds = 1200               # never serve less than this left
+    trigger_seconds = 1800             # re-assume in the background below this
+    hard_floor_seconds = 300           # while STS fails, serve down to this
+    active_window_seconds = 43200      # keep roles used this recently fresh
+"""
+
+import ipaddress
+import tomllib
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DEFAULT_LISTEN", "Settings", "SettingsError", "load_settings", "parse_listen"]
+
+# A fixed port, so `stsd env` lines in a shell rc stay valid across restarts; below the
+# Linux ephemeral range (32768+) so an outgoing connection never holds it.
+DEFAULT_LISTEN = "127.0.0.1:9925"
+
+
+class SettingsError(Exception):
+    """config.toml is broken; the message names the file and the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    listen: str = DEFAULT_LISTEN
+    default_profile: str | None = None
+    session_duration: timedelta = timedelta(hours=12)
+    floor: timedelta = timedelta(minutes=20)
+    trigger: timedelta = timedelta(minutes=30)
+    hard_floor: timedelta = timedelta(minutes=5)
+    active_window: timedelta = timedelta(hours=12)
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """Split `HOST:PORT`; refuse anything that isn't a loopback address.
+
+    Raises:
+        ValueError: with a message fit for the user.
+    """
+    host, sep, port_text = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(f"listen address {value!r} is not HOST:PORT")
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(
+            f"listen address {value!r} is not a loopback IP: stsd serves credentials "
+            "to this machine only (use 127.0.0.1)"
+        )
+    return host, int(port_text)
+
+
+def load_settings(path: Path) -> Settings:
+    """Read config.toml; a missing file means all defaults.
+
+    Raises:
+        SettingsError: unreadable TOML, unknown keys, or values out of range.
+    """
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Settings()
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise SettingsError(f"{path}: not valid TOML ({error})") from None
+    except OSError as error:
+        raise SettingsError(f"{path}: can't read it ({error.strerror})") from None
+    reader = _Reader(path, raw)
+    refresh = _Reader(path, reader.table("refresh"), prefix="refresh.")
+    defaults = Settings()
+    listen = reader.string("listen") or defaults.listen
+    try:
+        parse_listen(listen)
+    except ValueError as error:
+        raise SettingsError(f"{path}: {error}") from None
+    settings = Settings(
+        listen=listen,
+        default_profile=reader.string("default_profile"),
+        session_duration=reader.seconds("session_duration_seconds", 900, 129600)
+        or defaults.session_duration,
+        floor=refresh.seconds("floor_seconds", 1, 3600) or defaults.floor,
+        trigger=refresh.seconds("trigger_seconds", 1, 3599) or defaults.trigger,
+        hard_floor=refresh.seconds("hard_floor_seconds", 1, 3600) or defaults.hard_floor,
+        active_window=refresh.seconds("active_window_seconds", 60, 7 * 86400)
+        or defaults.active_window,
+    )
+    reader.reject_unknown()
+    refresh.reject_unknown()
+    if not settings.hard_floor < settings.floor < settings.trigger:
+        raise SettingsError(
+            f"{path}: [refresh] needs hard_floor_seconds < floor_seconds < trigger_seconds"
+        )
+    return settings
+
+
+class _Reader:
+    def __init__(self, path: Path, table: dict[str, Any], prefix: str = "") -> None:
+        self._path = path
+        self._table = table
+        self._prefix = prefix
+        self._known: set[str] = set()
+
+    def _get(self, key: str) -> Any:
+        self._known.add(key)
+        return self._table.get(key)
+
+    def table(self, key: str) -> dict[str, Any]:
+        value = self._get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise SettingsError(f"{self._path}: {self._prefix}{key} must be a table")
+        return value
+
+    def string(self, key: str) -> str | None:
+        value = self._get(key)
+        if value is not None and not isinstance(value, str):
+            raise SettingsError(f"{self._path}: {self._prefix}{key} must be a string")
+        return value
+
+    def seconds(self, key: str, low: int, high: int) -> timedelta | None:
+        value = self._get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise SettingsError(
+                f"{self._path}: {self._prefix}{key} must be a whole number of seconds "
+                f"from {low} to {high}"
+            )
+        return timedelta(seconds=value)
+
+    def reject_unknown(self) -> None:
+        unknown = sorted(set(self._table) - self._known)
+        if unknown:
+            names = ", ".join(self._prefix + key for key in unknown)
+            raise SettingsError(f"{self._path}: unknown setting {names}")

@@ -1,0 +1,458 @@
+"""The functional core: given sessions, role credentials and the time, decide.
+
+Rules (DESIGN.md, "Refresh rules"), all of them here and nowhere else:
+
+- Role credentials are served only with at least `floor` left; while STS is failing
+  for a profile (degraded), down to `hard_floor`.
+- A role used within `active_window` is re-assumed in the background once it has less
+  than `trigger` left, so requests don't wait on STS.
+- Expiry is judged by the clock at every call, not by timers alone: a laptop that slept
+  through an expiry never gets stale credentials.
+- A session with less than `renew_before` left, while one of its roles was used within
+  `prompt_window`, asks for a new MFA code while everything still works.
+- Shortly before a session ends (`reassume_lead`), its active roles are re-assumed once:
+  role credentials outlive the session that assumed them.
+- A failed STS call backs off exponentially with jitter; a transient failure (throttling,
+  5xx, network) puts the profile in degraded mode, an expired session asks for MFA.
+
+Invariants: no I/O, no asyncio, no boto3. All time comes from `clock` (aware UTC), all
+randomness from `jitter`. The service carries out what the broker decides and reports
+the outcome back; the broker never assumes an outcome.
+"""
+
+import enum
+import random
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from stsd.daemon.errors import (
+    NeedsMfa,
+    SessionExpired,
+    StsdError,
+    StsUnavailable,
+)
+from stsd.daemon.model import Credentials, RoleCredentials, RoleProfile, Session, SourceProfile
+
+__all__ = [
+    "Action",
+    "Assume",
+    "Broker",
+    "Decision",
+    "Policy",
+    "Prompt",
+    "PromptReason",
+    "RoleStatus",
+    "Serve",
+    "SourceStatus",
+    "Unavailable",
+]
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The numbers behind the rules; DESIGN.md says where each default comes from."""
+
+    floor: timedelta = timedelta(minutes=20)  # botocore refreshes inside 15 min: stay above
+    trigger: timedelta = timedelta(minutes=30)
+    hard_floor: timedelta = timedelta(minutes=5)  # JS/Go/Java refresh inside 5 min
+    renew_before: timedelta = timedelta(minutes=30)
+    prompt_window: timedelta = timedelta(hours=1)
+    active_window: timedelta = timedelta(hours=12)
+    reassume_lead: timedelta = timedelta(minutes=10)
+    # A parent credential must have this much left to sign an AssumeRole call.
+    parent_margin: timedelta = timedelta(minutes=1)
+    backoff_base: timedelta = timedelta(seconds=2)
+    backoff_cap: timedelta = timedelta(minutes=5)
+
+    def problems(self) -> list[str]:
+        """What is inconsistent about these numbers, in words a config error can use."""
+        found = []
+        if not self.hard_floor < self.floor < self.trigger:
+            found.append("need hard_floor < floor < trigger")
+        if self.trigger >= timedelta(hours=1):
+            found.append("trigger must be under 1 h: chained role credentials last 1 h at most")
+        if self.parent_margin >= self.reassume_lead:
+            found.append("parent_margin must be shorter than reassume_lead")
+        return found
+
+
+class PromptReason(enum.Enum):
+    """Why an MFA code is wanted; prompts tell the user."""
+
+    FIRST_LOGIN = "no MFA session yet"
+    SESSION_ENDING = "the MFA session ends soon"
+    SESSION_EXPIRED = "the MFA session has ended"
+    CODE_REJECTED = "the last code was rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Serve:
+    """Serve these credentials now; `refresh`, if set, runs in the background."""
+
+    credentials: RoleCredentials
+    refresh: "Assume | None"
+
+
+@dataclass(frozen=True, slots=True)
+class Assume:
+    """Call AssumeRole for `profile` with `parent` credentials, then report back."""
+
+    profile: RoleProfile
+    parent: Credentials
+    session_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unavailable:
+    """Nothing can be served now; the error says why and what to do."""
+
+    error: StsdError
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """Ask the user for a code of `source`'s MFA device."""
+
+    source: str
+    reason: PromptReason
+    session_ends: datetime | None
+
+
+Decision = Serve | Assume | Unavailable
+Action = Assume | Prompt
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    name: str
+    mfa_serial: str
+    user_arn: str | None
+    session_expires: datetime | None
+    prompt: PromptReason | None
+
+
+@dataclass(frozen=True, slots=True)
+class RoleStatus:
+    name: str
+    role_arn: str
+    source: str
+    expires: datetime | None
+    next_refresh: datetime | None
+    last_used: datetime | None
+    degraded: bool
+    last_error: str | None
+
+
+@dataclass(slots=True)
+class _RoleState:
+    credentials: RoleCredentials | None = None
+    last_used: datetime | None = None
+    failures: int = 0
+    retry_at: datetime | None = None
+    error: StsdError | None = None
+    degraded: bool = False
+
+
+@dataclass(slots=True)
+class _SourceState:
+    session: Session | None = None
+    prompt: PromptReason | None = None
+    prompt_announced: bool = False
+
+
+class Broker:
+    """Decides what to serve, what to refresh and when to ask for MFA."""
+
+    def __init__(
+        self,
+        sources: Iterable[SourceProfile],
+        roles: Iterable[RoleProfile],
+        policy: Policy,
+        clock: Clock,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._sources: Mapping[str, SourceProfile] = {s.name: s for s in sources}
+        self._profiles: Mapping[str, RoleProfile] = {r.name: r for r in roles}
+        self._policy = policy
+        self._clock = clock
+        self._jitter = jitter
+        self._source_state = {name: _SourceState() for name in self._sources}
+        self._role_state = {name: _RoleState() for name in self._profiles}
+
+    @property
+    def policy(self) -> Policy:
+        return self._policy
+
+    def knows(self, profile: str) -> bool:
+        return profile in self._profiles
+
+    # -- requests ---------------------------------------------------------------------
+
+    def request(self, profile: str) -> Decision:
+        """A client asks for `profile`'s credentials: serve, fetch first, or refuse."""
+        now = self._clock()
+        self._mark_used(profile, now)
+        state = self._role_state[profile]
+        creds = state.credentials
+        floor = self._policy.hard_floor if state.degraded else self._policy.floor
+        if creds is not None and creds.credentials.remaining(now) >= floor:
+            refresh = self._next_assume(profile, now) if self._refresh_due(profile, now) else None
+            return Serve(creds, refresh if isinstance(refresh, Assume) else None)
+        return self._next_assume(profile, now)
+
+    def _mark_used(self, profile: str, now: datetime) -> None:
+        # Parents of a chained role are in use too: keep them fresh for the child.
+        name = profile
+        while name in self._profiles:
+            self._role_state[name].last_used = now
+            name = self._profiles[name].parent
+
+    def _next_assume(self, profile: str, now: datetime) -> Assume | Unavailable:
+        """The next AssumeRole that brings `profile` closer to fresh credentials."""
+        role = self._profiles[profile]
+        state = self._role_state[profile]
+        if state.retry_at is not None and now < state.retry_at:
+            error = state.error or StsUnavailable("STS failed")
+            wait = int((state.retry_at - now).total_seconds()) + 1
+            return Unavailable(type(error)(f"{error.message} (next try in {wait} s)"))
+        if role.parent in self._profiles:
+            parent_creds = self._role_state[role.parent].credentials
+            if (
+                parent_creds is None
+                or parent_creds.credentials.remaining(now) < self._policy.parent_margin
+            ):
+                return self._next_assume(role.parent, now)
+            return Assume(role, parent_creds.credentials, self._session_name(role))
+        session = self._live_session(role.source, now)
+        if session is None:
+            return Unavailable(self._needs_mfa(role.source))
+        return Assume(role, session.credentials, self._session_name(role))
+
+    def _live_session(self, source: str, now: datetime) -> Session | None:
+        state = self._source_state[source]
+        session = state.session
+        if session is None:
+            if state.prompt is None:
+                self._want_prompt(source, PromptReason.FIRST_LOGIN)
+            return None
+        if session.credentials.remaining(now) < self._policy.parent_margin:
+            state.session = None
+            self._want_prompt(source, PromptReason.SESSION_EXPIRED)
+            return None
+        return session
+
+    def _needs_mfa(self, source: str) -> NeedsMfa:
+        reason = self._source_state[source].prompt or PromptReason.FIRST_LOGIN
+        return NeedsMfa(f"{reason.value} for {source}: run `stsd login {source}`")
+
+    def _session_name(self, role: RoleProfile) -> str:
+        if role.role_session_name:
+            return role.role_session_name
+        session = self._source_state[role.source].session
+        return _valid_session_name(session.user_name if session else "stsd")
+
+    def _refresh_due(self, profile: str, now: datetime) -> bool:
+        state = self._role_state[profile]
+        if state.retry_at is not None and now < state.retry_at:
+            return False
+        session = self._source_state[self._profiles[profile].source].session
+        if session is None or session.credentials.remaining(now) < self._policy.parent_margin:
+            return False
+        creds = state.credentials
+        if creds is None or creds.credentials.remaining(now) < self._policy.trigger:
+            return True
+        # Re-assume once shortly before the session ends, so the role outlives it.
+        assert session.credentials.expiration is not None  # noqa: S101 - sessions expire
+        lead_start = session.credentials.expiration - self._policy.reassume_lead
+        return now >= lead_start and creds.issued_at < lead_start
+
+    # -- outcomes ---------------------------------------------------------------------
+
+    def assumed(self, role_credentials: RoleCredentials) -> None:
+        """STS returned fresh credentials for a role."""
+        state = self._role_state[role_credentials.profile]
+        state.credentials = role_credentials
+        state.failures = 0
+        state.retry_at = None
+        state.error = None
+        state.degraded = False
+
+    def assume_failed(self, profile: str, error: StsdError) -> None:
+        """An AssumeRole for `profile` failed with `error` (already classified by sts)."""
+        now = self._clock()
+        state = self._role_state[profile]
+        if isinstance(error, SessionExpired):
+            source = self._profiles[profile].source
+            self._source_state[source].session = None
+            self._want_prompt(source, PromptReason.SESSION_EXPIRED)
+            state.error = error
+            return
+        state.failures += 1
+        state.error = error
+        state.degraded = isinstance(error, StsUnavailable)
+        state.retry_at = now + self._backoff(state.failures)
+
+    def _backoff(self, failures: int) -> timedelta:
+        exponential = self._policy.backoff_base * (2 ** min(failures - 1, 16))
+        capped: timedelta = min(self._policy.backoff_cap, exponential)
+        return capped * (0.5 + 0.5 * self._jitter())  # equal jitter: never zero, never sync
+
+    def session_started(self, session: Session) -> None:
+        """A new MFA session: everything waiting on it may go again."""
+        state = self._source_state[session.source]
+        state.session = session
+        state.prompt = None
+        state.prompt_announced = False
+        for name, role in self._profiles.items():
+            if role.source == session.source:
+                role_state = self._role_state[name]
+                role_state.retry_at = None
+                role_state.failures = 0
+                role_state.error = None
+
+    def code_rejected(self, source: str) -> None:
+        """STS refused a code for `source`: ask again, saying so."""
+        self._want_prompt(source, PromptReason.CODE_REJECTED)
+
+    def forget(self, sources: Iterable[str]) -> None:
+        """Drop sessions and role credentials of `sources` (logout, lock)."""
+        for source in sources:
+            self._source_state[source] = _SourceState()
+            for name, role in self._profiles.items():
+                if role.source == source:
+                    last_used = self._role_state[name].last_used
+                    self._role_state[name] = _RoleState(last_used=last_used)
+
+    def _want_prompt(self, source: str, reason: PromptReason) -> None:
+        state = self._source_state[source]
+        if state.prompt != reason:
+            state.prompt = reason
+            state.prompt_announced = False
+
+    # -- background -------------------------------------------------------------------
+
+    def due(self) -> list[Action]:
+        """What should happen now without a request: refreshes and MFA prompts."""
+        now = self._clock()
+        actions: list[Action] = []
+        seen: set[str] = set()
+        for name, state in self._role_state.items():
+            if not self._active(state, now, self._policy.active_window):
+                continue
+            if not self._refresh_due(name, now):
+                continue
+            step = self._next_assume(name, now)
+            if isinstance(step, Assume) and step.profile.name not in seen:
+                seen.add(step.profile.name)
+                actions.append(step)
+        for source, source_state in self._source_state.items():
+            self._check_session_ending(source, now)
+            if source_state.prompt is not None and not source_state.prompt_announced:
+                source_state.prompt_announced = True
+                session = source_state.session
+                ends = session.credentials.expiration if session else None
+                actions.append(Prompt(source, source_state.prompt, ends))
+        return actions
+
+    def _check_session_ending(self, source: str, now: datetime) -> None:
+        session = self._source_state[source].session
+        if session is None:
+            return
+        if session.credentials.remaining(now) >= self._policy.renew_before:
+            return
+        if (
+            any(
+                role.source == source
+                and self._active(self._role_state[name], now, self._policy.prompt_window)
+                for name, role in self._profiles.items()
+            )
+            and self._source_state[source].prompt is None
+        ):
+            self._want_prompt(source, PromptReason.SESSION_ENDING)
+
+    @staticmethod
+    def _active(state: _RoleState, now: datetime, window: timedelta) -> bool:
+        return state.last_used is not None and now - state.last_used <= window
+
+    def next_wakeup(self) -> datetime | None:
+        """The earliest time `due()` may return something new."""
+        now = self._clock()
+        times: list[datetime] = []
+        for name, state in self._role_state.items():
+            if not self._active(state, now, self._policy.active_window):
+                continue
+            if state.retry_at is not None:
+                times.append(state.retry_at)
+            if state.credentials and state.credentials.credentials.expiration:
+                times.append(state.credentials.credentials.expiration - self._policy.trigger)
+            session = self._source_state[self._profiles[name].source].session
+            if session and session.credentials.expiration:
+                times.append(session.credentials.expiration - self._policy.reassume_lead)
+        for source_state in self._source_state.values():
+            session = source_state.session
+            if session and session.credentials.expiration:
+                times.append(session.credentials.expiration - self._policy.renew_before)
+        # Past moments were handled by the `due()` that ran at them.
+        return min((t for t in times if t > now), default=None)
+
+    # -- inspection -------------------------------------------------------------------
+
+    def sources(self) -> list[SourceStatus]:
+        now = self._clock()
+        result = []
+        for name, source in self._sources.items():
+            state = self._source_state[name]
+            session = state.session
+            if session is not None and session.credentials.remaining(now) <= timedelta(0):
+                session = None
+            result.append(
+                SourceStatus(
+                    name=name,
+                    mfa_serial=source.mfa_serial,
+                    user_arn=session.user_arn if session else None,
+                    session_expires=session.credentials.expiration if session else None,
+                    prompt=state.prompt,
+                )
+            )
+        return result
+
+    def roles(self) -> list[RoleStatus]:
+        now = self._clock()
+        result = []
+        for name, role in self._profiles.items():
+            state = self._role_state[name]
+            creds = state.credentials
+            expires = creds.credentials.expiration if creds else None
+            if expires is not None and expires <= now:
+                expires = None
+            next_refresh = None
+            if self._active(state, now, self._policy.active_window):
+                candidates = [t for t in (state.retry_at,) if t is not None]
+                if expires is not None:
+                    candidates.append(expires - self._policy.trigger)
+                next_refresh = max(candidates, default=None)
+            result.append(
+                RoleStatus(
+                    name=name,
+                    role_arn=role.role_arn,
+                    source=role.source,
+                    expires=expires,
+                    next_refresh=next_refresh,
+                    last_used=state.last_used,
+                    degraded=state.degraded,
+                    last_error=state.error.message if state.error else None,
+                )
+            )
+        return result
+
+    def session(self, source: str) -> Session | None:
+        """The live session of `source`, if any (for calls that need it, e.g. keys)."""
+        return self._live_session(source, self._clock())
+
+
+def _valid_session_name(name: str) -> str:
+    # RoleSessionName is [\w+=,.@-]{2,64}; IAM user names are [\w+=,.@-]{1,64}.
+    return name if len(name) >= 2 else f"{name}-stsd"

@@ -1,0 +1,242 @@
+"""HTTP only: the credentials endpoint (loopback TCP) and the control API (Unix socket).
+
+Checks, parsing, serialization and error-to-status mapping; every decision about
+credentials is the service's. Responses follow DESIGN.md's contract exactly:
+credentials as `{"AccessKeyId","SecretAccessKey","Token","Expiration","AccountId"}`,
+errors as `{"code","message","Code","Message"}` with Content-Type exactly
+`application/json` (the Go SDK parses the body only then).
+"""
+
+import hmac
+import json
+import logging
+import re
+from typing import Any
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.typedefs import Handler
+
+from stsd.daemon.errors import StsdError
+from stsd.daemon.model import RoleCredentials
+from stsd.daemon.service import CredentialService
+
+__all__ = [
+    "AccessLogger",
+    "TokenCheck",
+    "create_control_app",
+    "create_credentials_app",
+    "set_own_hosts",
+]
+
+log = logging.getLogger(__name__)
+
+SERVICE = web.AppKey("service", CredentialService)
+OWN_HOSTS = web.AppKey("own_hosts", set[str])
+
+_CODE_PATTERN = re.compile(r"^[0-9]{6}$")
+# Headers a browser page or a proxy adds; SDKs never send them (DESIGN, security rules).
+_REFUSED_HEADERS = ("X-Forwarded-For", "Forwarded", "Origin")
+
+
+class TokenCheck:
+    """Holds the accepted tokens and compares in constant time."""
+
+    def __init__(self, default_token: str) -> None:
+        self._default = default_token.encode()
+
+    def valid(self, presented: str) -> bool:
+        return hmac.compare_digest(presented.encode(), self._default)
+
+    def replace_default(self, token: str) -> None:
+        self._default = token.encode()
+
+
+TOKENS = web.AppKey("tokens", TokenCheck)
+
+
+def json_error(status: int, code: str, message: str) -> web.Response:
+    body = {"code": code, "message": message, "Code": code, "Message": message}
+    return _json(body, status)
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        status=status,
+        body=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Cache-Control": "no-store"},
+    )
+
+
+def credentials_body(creds: RoleCredentials) -> dict[str, str]:
+    c = creds.credentials
+    assert c.expiration is not None and c.session_token is not None  # noqa: S101 - role creds
+    return {
+        "AccessKeyId": c.access_key_id,
+        "SecretAccessKey": c.secret_access_key,
+        "Token": c.session_token,
+        # Whole seconds and a Z: the one form every SDK parses.
+        "Expiration": c.expiration.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "AccountId": c.account_id or "",
+    }
+
+
+@web.middleware
+async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """aiohttp's own 404/405 pages are text: answer JSON like everything else."""
+    try:
+        return await handler(request)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        code = error.reason.replace(" ", "")
+        return json_error(error.status, code, f"{error.reason}: {request.method} {request.path}")
+
+
+async def _credentials(request: web.Request) -> web.Response:
+    refusal = _refusal(request)
+    if refusal is not None:
+        return refusal
+    token = request.headers.get("Authorization")
+    if not token:
+        return json_error(
+            401,
+            "MissingToken",
+            'no Authorization header: point the SDK at stsd with `eval "$(stsd env)"`',
+        )
+    if not request.app[TOKENS].valid(token):
+        return json_error(
+            403, "InvalidToken", 'wrong authorization token: run `eval "$(stsd env)"` again'
+        )
+    service = request.app[SERVICE]
+    profile = request.match_info["profile"]
+    if not service.knows(profile):
+        known = ", ".join(sorted(service.config.roles)) or "none"
+        return json_error(
+            404,
+            "UnknownProfile",
+            f"no role profile {profile!r} in the configuration; known: {known}",
+        )
+    try:
+        creds = await service.credentials(profile)
+    except StsdError as error:
+        return json_error(error.http_status, error.code, error.message)
+    return _json(credentials_body(creds))
+
+
+def _refusal(request: web.Request) -> web.Response | None:
+    """Refuse what no SDK sends: foreign Host (DNS rebinding), proxies, browsers."""
+    if request.host not in request.app[OWN_HOSTS]:
+        return json_error(403, "ForeignHost", "the Host header is not this daemon's address")
+    for name in _REFUSED_HEADERS:
+        if name in request.headers:
+            return json_error(403, "Refused", f"requests carrying {name} are refused")
+    if any(name.lower().startswith("sec-fetch-") for name in request.headers):
+        return json_error(403, "Refused", "requests from browser pages are refused")
+    return None
+
+
+def set_own_hosts(app: web.Application, host: str, port: int) -> None:
+    """Record the address we listen on; only these Host headers are accepted."""
+    literal = f"[{host}]" if ":" in host else host
+    hosts = {f"{literal}:{port}"}
+    if host in {"127.0.0.1", "::1"}:
+        hosts.add(f"localhost:{port}")
+    app[OWN_HOSTS].clear()
+    app[OWN_HOSTS].update(hosts)
+
+
+def create_credentials_app(service: CredentialService, tokens: TokenCheck) -> web.Application:
+    app = web.Application(middlewares=[_json_errors], client_max_size=4096)
+    app[SERVICE] = service
+    app[TOKENS] = tokens
+    app[OWN_HOSTS] = set()
+    app.router.add_get("/credentials/{profile}", _credentials, allow_head=False)
+    return app
+
+
+# -- control API (Unix socket, 0700 runtime dir: only our user reaches it) -------------
+
+
+async def _read_json(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(reason="Body is not JSON") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(reason="Body is not a JSON object")
+    return body
+
+
+def _control_error(error: StsdError) -> web.Response:
+    body = {
+        "code": error.code,
+        "message": error.message,
+        "Code": error.code,
+        "Message": error.message,
+        "exit_code": error.exit_code,
+    }
+    return _json(body, error.http_status)
+
+
+def _optional_str(body: dict[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise web.HTTPBadRequest(reason=f"{key} must be a string")
+    return value
+
+
+async def _status(request: web.Request) -> web.Response:
+    return _json(request.app[SERVICE].status())
+
+
+async def _login(request: web.Request) -> web.Response:
+    body = await _read_json(request)
+    code = body.get("code")
+    if not isinstance(code, str) or not _CODE_PATTERN.match(code):
+        return json_error(400, "InvalidCode", "an MFA code is 6 digits")
+    try:
+        session = await request.app[SERVICE].login(_optional_str(body, "source"), code)
+    except StsdError as error:
+        return _control_error(error)
+    expires = session.credentials.expiration
+    return _json(
+        {
+            "source": session.source,
+            "user_arn": session.user_arn,
+            "session_expires": expires.strftime("%Y-%m-%dT%H:%M:%SZ") if expires else None,
+        }
+    )
+
+
+async def _logout(request: web.Request) -> web.Response:
+    body = await _read_json(request)
+    try:
+        names = request.app[SERVICE].logout(
+            _optional_str(body, "source"), everything=body.get("all") is True
+        )
+    except StsdError as error:
+        return _control_error(error)
+    return _json({"forgotten": names})
+
+
+def create_control_app(service: CredentialService) -> web.Application:
+    app = web.Application(middlewares=[_json_errors], client_max_size=16384)
+    app[SERVICE] = service
+    app.router.add_get("/v1/status", _status)
+    app.router.add_post("/v1/login", _login)
+    app.router.add_post("/v1/logout", _logout)
+    return app
+
+
+class AccessLogger(AbstractAccessLogger):
+    """Method, path, status and duration: never headers (they carry the token)."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info(
+            "%s %s %s %.1fms", request.method, request.path, response.status, time * 1000
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(logging.INFO)

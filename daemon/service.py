@@ -1,0 +1,257 @@
+"""The imperative shell around the broker: runs STS calls, one per key at a time, and
+the background loop that refreshes roles and raises prompts.
+
+Every rule lives in the broker; this module only carries out its decisions and reports
+outcomes back. Concurrent requests for the same credentials share one flight.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from stsd.daemon.broker import Assume, Broker, Prompt, Serve, Unavailable
+from stsd.daemon.config import Config
+from stsd.daemon.errors import ConfigError, MfaCodeRejected, StsdError, StsUnavailable
+from stsd.daemon.model import RoleCredentials, Session, SourceProfile
+from stsd.daemon.sts import Sts
+
+__all__ = ["CredentialService"]
+
+log = logging.getLogger(__name__)
+
+# The JS SDK gives up after 1 s: answer before that, whatever STS does.
+REQUEST_DEADLINE_SECONDS = 0.8
+# Wake at least this often, so a wall clock that jumped (suspend) is noticed soon.
+_MAX_SLEEP_SECONDS = 60.0
+_MIN_SLEEP_SECONDS = 0.05
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class CredentialService:
+    """Serves role credentials, logs sources in and keeps everything fresh."""
+
+    def __init__(
+        self,
+        config: Config,
+        sts: Sts,
+        clock: Callable[[], datetime] = _utcnow,
+        request_deadline: float = REQUEST_DEADLINE_SECONDS,
+    ) -> None:
+        self._config = config
+        self._sts = sts
+        self._clock = clock
+        self._broker = Broker(config.sources.values(), config.roles.values(), config.policy, clock)
+        self._request_deadline = request_deadline
+        self._flights: dict[str, asyncio.Task[None]] = {}
+        self._login_locks: dict[str, asyncio.Lock] = {}
+        # Bumped by logout: a flight that started before must not bring credentials back.
+        self._generation: dict[str, int] = dict.fromkeys(config.sources, 0)
+        self._wake = asyncio.Event()
+        self.started_at = clock()
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    def knows(self, profile: str) -> bool:
+        return self._broker.knows(profile)
+
+    # -- credentials ------------------------------------------------------------------
+
+    async def credentials(self, profile: str) -> RoleCredentials:
+        """Fresh credentials for `profile`, within the request deadline.
+
+        Raises:
+            StsdError: what stands in the way (NeedsMfa, StsUnavailable, RoleDenied, ...).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._request_deadline
+        while True:
+            decision = self._broker.request(profile)
+            if isinstance(decision, Serve):
+                if decision.refresh is not None:
+                    self._flight(decision.refresh)
+                return decision.credentials
+            if isinstance(decision, Unavailable):
+                raise decision.error
+            flight = self._flight(decision)
+            remaining = deadline - loop.time()
+            try:
+                if remaining <= 0:
+                    raise TimeoutError
+                await asyncio.wait_for(asyncio.shield(flight), remaining)
+            except TimeoutError:
+                raise StsUnavailable(
+                    f"STS is slow: still fetching credentials for {profile}; "
+                    "they will be ready in a moment, retry"
+                ) from None
+
+    def _flight(self, step: Assume) -> asyncio.Task[None]:
+        """The one in-flight AssumeRole for this profile, started if there is none."""
+        name = step.profile.name
+        task = self._flights.get(name)
+        if task is None or task.done():
+            task = asyncio.create_task(self._assume(step), name=f"assume {name}")
+            self._flights[name] = task
+        return task
+
+    async def _assume(self, step: Assume) -> None:
+        role = step.profile
+        generation = self._generation[role.source]
+        region = self._config.sources[role.source].region
+        try:
+            creds = await self._sts.assume_role(role, step.parent, step.session_name, region)
+        except StsdError as error:
+            if generation == self._generation[role.source]:
+                self._broker.assume_failed(role.name, error)
+            log.warning("role %s: AssumeRole failed: %s", role.name, error.message)
+        else:
+            if generation == self._generation[role.source]:
+                self._broker.assumed(creds)
+                log.info(
+                    "role %s: assumed %s, expires %s",
+                    role.name,
+                    creds.assumed_role_arn,
+                    _hhmm(creds.credentials.expiration),
+                )
+        finally:
+            self._wake.set()
+
+    # -- MFA sessions -----------------------------------------------------------------
+
+    def source_named(self, name: str | None) -> SourceProfile:
+        """The source profile called `name`; without a name, the only one there is.
+
+        Raises:
+            ConfigError: unknown name, or several sources and no name.
+        """
+        sources = self._config.sources
+        if name is None:
+            if len(sources) == 1:
+                return next(iter(sources.values()))
+            listing = ", ".join(sorted(sources)) or "none (no role profile in ~/.aws/config)"
+            raise ConfigError(f"which source profile? name one of: {listing}")
+        if name not in sources:
+            listing = ", ".join(sorted(sources)) or "none"
+            raise ConfigError(f"{name} is not a source profile stsd knows; known: {listing}")
+        return sources[name]
+
+    async def login(self, source_name: str | None, code: str) -> Session:
+        """Start an MFA session with `code` for a source profile.
+
+        Raises:
+            MfaCodeRejected: STS refused the code (the prompt stays pending).
+            StsdError: any other failure, classified by sts.
+        """
+        source = self.source_named(source_name)
+        lock = self._login_locks.setdefault(source.name, asyncio.Lock())
+        async with lock:
+            duration = int(self._config.settings.session_duration.total_seconds())
+            try:
+                session = await self._sts.get_session_token(source, code, duration)
+            except MfaCodeRejected:
+                self._broker.code_rejected(source.name)
+                log.warning("source %s: STS rejected the MFA code", source.name)
+                raise
+            self._broker.session_started(session)
+            log.info(
+                "source %s: MFA session for %s until %s",
+                source.name,
+                session.user_arn,
+                _hhmm(session.credentials.expiration),
+            )
+            self._wake.set()
+            return session
+
+    def logout(self, source_name: str | None, everything: bool) -> list[str]:
+        """Forget sessions and role credentials; returns the sources forgotten."""
+        names = list(self._config.sources) if everything else [self.source_named(source_name).name]
+        for name in names:
+            self._generation[name] += 1
+        self._broker.forget(names)
+        log.info("forgot sessions of %s", ", ".join(names) or "nothing")
+        return names
+
+    # -- background -------------------------------------------------------------------
+
+    async def run_background(self) -> None:
+        """Refresh active roles and raise prompts as the broker says, until cancelled."""
+        while True:
+            for action in self._broker.due():
+                if isinstance(action, Assume):
+                    log.info("role %s: background refresh", action.profile.name)
+                    self._flight(action)
+                elif isinstance(action, Prompt):
+                    self._announce(action)
+            self._wake.clear()
+            wakeup = self._broker.next_wakeup()
+            delay = _MAX_SLEEP_SECONDS
+            if wakeup is not None:
+                delay = (wakeup - self._clock()).total_seconds()
+            delay = min(max(delay, _MIN_SLEEP_SECONDS), _MAX_SLEEP_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+
+    def _announce(self, prompt: Prompt) -> None:
+        source = self._config.sources[prompt.source]
+        log.warning(
+            "source %s: MFA code needed for %s (%s): run `stsd login %s`",
+            prompt.source,
+            source.mfa_serial,
+            prompt.reason.value,
+            prompt.source,
+        )
+
+    async def close(self) -> None:
+        """Cancel flights still running (shutdown)."""
+        for task in self._flights.values():
+            task.cancel()
+        await asyncio.gather(*self._flights.values(), return_exceptions=True)
+
+    # -- status -----------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """Everything `stsd status` shows; no secrets (key ids masked, no tokens)."""
+        return {
+            "now": _iso(self._clock()),
+            "started": _iso(self.started_at),
+            "sources": [
+                {
+                    "name": s.name,
+                    "mfa_serial": s.mfa_serial,
+                    "user_arn": s.user_arn,
+                    "session_expires": _iso(s.session_expires),
+                    "pending_prompt": s.prompt.value if s.prompt else None,
+                }
+                for s in self._broker.sources()
+            ],
+            "roles": [
+                {
+                    "profile": r.name,
+                    "role_arn": r.role_arn,
+                    "source": r.source,
+                    "expires": _iso(r.expires),
+                    "next_refresh": _iso(r.next_refresh),
+                    "last_used": _iso(r.last_used),
+                    "degraded": r.degraded,
+                    "last_error": r.last_error,
+                }
+                for r in self._broker.roles()
+            ],
+            "degraded": any(r.degraded for r in self._broker.roles()),
+            "warnings": list(self._config.warnings),
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
+def _hhmm(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%H:%M UTC") if moment else "never"

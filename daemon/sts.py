@@ -66,7 +66,7 @@ class Sts:
         core = botocore.session.get_session()
         # AWS_PROFILE in the daemon's environment must not break client creation:
         # every call passes its own credentials anyway.
-        core.set_config_variable("profile", "default")
+        core.set_config_variable("profile", None)
         self._session = boto3.session.Session(botocore_session=core)
         self._clients: OrderedDict[tuple[str, str], STSClient] = OrderedDict()
         self._lock = threading.Lock()

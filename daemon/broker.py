@@ -312,6 +312,9 @@ class Broker:
                 role_state.retry_at = None
                 role_state.failures = 0
                 role_state.error = None
+                # STS just answered; a degraded flag without its error would be a
+                # `status` that says degraded but not why.
+                role_state.degraded = False
 
     def code_rejected(self, source: str) -> None:
         """STS refused a code for `source`: ask again, saying so."""
@@ -371,7 +374,10 @@ class Broker:
             )
             and self._source_state[source].prompt is None
         ):
-            self._want_prompt(source, PromptReason.SESSION_ENDING)
+            # A session that ended unseen (the laptop slept) has ended, not "ends soon".
+            ended = session.credentials.remaining(now) < self._policy.parent_margin
+            reason = PromptReason.SESSION_EXPIRED if ended else PromptReason.SESSION_ENDING
+            self._want_prompt(source, reason)
 
     @staticmethod
     def _active(state: _RoleState, now: datetime, window: timedelta) -> bool:

@@ -15,11 +15,11 @@ from stsd.client.paths import Paths, UnsafeRuntimeDir, ensure_private_dir
 from stsd.client.settings import parse_listen
 from stsd.client.tokens import ensure_token
 from stsd.daemon.config import Config, load_config
+from stsd.daemon.control_api import create_control_app
 from stsd.daemon.errors import ConfigError, StsdError
 from stsd.daemon.server import (
     AccessLogger,
     TokenCheck,
-    create_control_app,
     create_credentials_app,
     set_own_hosts,
 )

@@ -1,4 +1,4 @@
-"""HTTP only: the credentials endpoint (loopback TCP) and the control API (Unix socket).
+"""HTTP only: the credentials endpoint on loopback TCP.
 
 Checks, parsing, serialization and error-to-status mapping; every decision about
 credentials is the service's. Responses follow DESIGN.md's contract exactly:
@@ -10,7 +10,6 @@ errors as `{"code","message","Code","Message"}` with Content-Type exactly
 import hmac
 import json
 import logging
-import re
 from typing import Any
 
 from aiohttp import web
@@ -22,10 +21,13 @@ from stsd.daemon.model import RoleCredentials
 from stsd.daemon.service import CredentialService
 
 __all__ = [
+    "SERVICE",
     "AccessLogger",
     "TokenCheck",
-    "create_control_app",
     "create_credentials_app",
+    "json_error",
+    "json_errors",
+    "json_response",
     "set_own_hosts",
 ]
 
@@ -34,7 +36,6 @@ log = logging.getLogger(__name__)
 SERVICE = web.AppKey("service", CredentialService)
 OWN_HOSTS = web.AppKey("own_hosts", set[str])
 
-_CODE_PATTERN = re.compile(r"^[0-9]{6}$")
 # Headers a browser page or a proxy adds; SDKs never send them (DESIGN, security rules).
 _REFUSED_HEADERS = ("X-Forwarded-For", "Forwarded", "Origin")
 
@@ -57,10 +58,10 @@ TOKENS = web.AppKey("tokens", TokenCheck)
 
 def json_error(status: int, code: str, message: str) -> web.Response:
     body = {"code": code, "message": message, "Code": code, "Message": message}
-    return _json(body, status)
+    return json_response(body, status)
 
 
-def _json(body: Any, status: int = 200) -> web.Response:
+def json_response(body: Any, status: int = 200) -> web.Response:
     return web.Response(
         status=status,
         body=json.dumps(body).encode(),
@@ -82,7 +83,7 @@ def credentials_body(creds: RoleCredentials) -> dict[str, str]:
 
 
 @web.middleware
-async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """aiohttp's own 404/405 pages are text: answer JSON like everything else."""
     try:
         return await handler(request)
@@ -121,7 +122,7 @@ async def _credentials(request: web.Request) -> web.Response:
         creds = await service.credentials(profile)
     except StsdError as error:
         return json_error(error.http_status, error.code, error.message)
-    return _json(credentials_body(creds))
+    return json_response(credentials_body(creds))
 
 
 def _refusal(request: web.Request) -> web.Response | None:
@@ -147,85 +148,11 @@ def set_own_hosts(app: web.Application, host: str, port: int) -> None:
 
 
 def create_credentials_app(service: CredentialService, tokens: TokenCheck) -> web.Application:
-    app = web.Application(middlewares=[_json_errors], client_max_size=4096)
+    app = web.Application(middlewares=[json_errors], client_max_size=4096)
     app[SERVICE] = service
     app[TOKENS] = tokens
     app[OWN_HOSTS] = set()
     app.router.add_get("/credentials/{profile}", _credentials, allow_head=False)
-    return app
-
-
-# -- control API (Unix socket, 0700 runtime dir: only our user reaches it) -------------
-
-
-async def _read_json(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(reason="Body is not JSON") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(reason="Body is not a JSON object")
-    return body
-
-
-def _control_error(error: StsdError) -> web.Response:
-    body = {
-        "code": error.code,
-        "message": error.message,
-        "Code": error.code,
-        "Message": error.message,
-        "exit_code": error.exit_code,
-    }
-    return _json(body, error.http_status)
-
-
-def _optional_str(body: dict[str, Any], key: str) -> str | None:
-    value = body.get(key)
-    if value is not None and not isinstance(value, str):
-        raise web.HTTPBadRequest(reason=f"{key} must be a string")
-    return value
-
-
-async def _status(request: web.Request) -> web.Response:
-    return _json(request.app[SERVICE].status())
-
-
-async def _login(request: web.Request) -> web.Response:
-    body = await _read_json(request)
-    code = body.get("code")
-    if not isinstance(code, str) or not _CODE_PATTERN.match(code):
-        return json_error(400, "InvalidCode", "an MFA code is 6 digits")
-    try:
-        session = await request.app[SERVICE].login(_optional_str(body, "source"), code)
-    except StsdError as error:
-        return _control_error(error)
-    expires = session.credentials.expiration
-    return _json(
-        {
-            "source": session.source,
-            "user_arn": session.user_arn,
-            "session_expires": expires.strftime("%Y-%m-%dT%H:%M:%SZ") if expires else None,
-        }
-    )
-
-
-async def _logout(request: web.Request) -> web.Response:
-    body = await _read_json(request)
-    try:
-        names = request.app[SERVICE].logout(
-            _optional_str(body, "source"), everything=body.get("all") is True
-        )
-    except StsdError as error:
-        return _control_error(error)
-    return _json({"forgotten": names})
-
-
-def create_control_app(service: CredentialService) -> web.Application:
-    app = web.Application(middlewares=[_json_errors], client_max_size=16384)
-    app[SERVICE] = service
-    app.router.add_get("/v1/status", _status)
-    app.router.add_post("/v1/login", _login)
-    app.router.add_post("/v1/logout", _logout)
     return app
 
 

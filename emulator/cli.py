@@ -36,17 +36,17 @@ class _UsageError(Exception):
 def run(argv: Sequence[str]) -> int:
     """Run the emulator until SIGTERM or Ctrl-C; the exit code says how it ended."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     try:
         config = DEMO_CONFIG if args.config is None else load_config(args.config)
         host, port = _parse_listen(args.listen)
     except (EmulatorConfigError, _UsageError) as exc:
         print(f"stsd emulator: {exc}", file=sys.stderr)
         return 2
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     return asyncio.run(_serve(config, host, port))
 
 

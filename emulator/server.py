@@ -12,6 +12,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import NoReturn
 
 from aiohttp import web
 
@@ -54,21 +55,14 @@ async def _handle_sts(request: web.Request) -> web.StreamResponse:
     action = params.get("Action", "")
     caller: Caller | None = None
     try:
-        if not action:
-            raise StsError("MissingAction", "Missing Action", 400)
-        if action not in ACTIONS or params.get("Version") != wire.VERSION:
-            raise StsError(
-                "InvalidAction",
-                f"Could not find operation {action} for version {params.get('Version', '')}",
-                400,
-            )
+        _check_action(action, params)
         state.calls[action] += 1
         state.faults, fault = take_fault(state.faults, action)
         if state.faults.applies_to(action) and state.faults.latency_ms:
             await asyncio.sleep(state.faults.latency_ms / 1000)
         if isinstance(fault, Outage):
             log.info("%s: outage, dropping the connection", action)
-            return _drop_connection(request)
+            _drop_connection(request)
         if fault is not None:
             raise fault
         signed = SignedRequest(
@@ -78,24 +72,49 @@ async def _handle_sts(request: web.Request) -> web.StreamResponse:
             body=body,
         )
         caller = state.sts.authenticate(signed)
-        lifetime_cap = state.faults.lifetime_cap(action)
-        if action == "GetSessionToken":
-            xml = wire.session_token_xml(
-                state.sts.get_session_token(caller, params, lifetime_cap), request_id
-            )
-        elif action == "AssumeRole":
-            xml = wire.assume_role_xml(
-                state.sts.assume_role(caller, params, lifetime_cap), request_id
-            )
-        else:
-            xml = wire.caller_identity_xml(caller.principal, request_id)
+        xml = _carry_out(state, action, params, caller, request_id)
     except StsError as error:
         _record(state, action, params, error.status, error.code, caller)
         log.info("%s by %s: %d %s", action or "-", _who(caller), error.status, error.code)
         return _xml(wire.error_xml(error, request_id), error.status, request_id)
+    except Exception:
+        # A bug in the emulator: answer as STS would, so clients see a ClientError.
+        log.exception("%s: internal error", action or "-")
+        failure = StsError("InternalFailure", "The emulator failed; see its log.", 500)
+        _record(state, action, params, failure.status, failure.code, caller)
+        return _xml(wire.error_xml(failure, request_id), failure.status, request_id)
     _record(state, action, params, 200, None, caller)
     log.info("%s by %s: 200", action, _who(caller))
     return _xml(xml, 200, request_id)
+
+
+def _check_action(action: str, params: Mapping[str, str]) -> None:
+    if not action:
+        raise StsError("MissingAction", "Missing Action", 400)
+    if action not in ACTIONS or params.get("Version") != wire.VERSION:
+        raise StsError(
+            "InvalidAction",
+            f"Could not find operation {action} for version {params.get('Version', '')}",
+            400,
+        )
+
+
+def _carry_out(
+    state: EmulatorState,
+    action: str,
+    params: Mapping[str, str],
+    caller: Caller,
+    request_id: str,
+) -> str:
+    """Run ``action`` for an authenticated ``caller``; return the XML answer."""
+    lifetime_cap = state.faults.lifetime_cap(action)
+    if action == "GetSessionToken":
+        credentials = state.sts.get_session_token(caller, params, lifetime_cap)
+        return wire.session_token_xml(credentials, request_id)
+    if action == "AssumeRole":
+        credentials = state.sts.assume_role(caller, params, lifetime_cap)
+        return wire.assume_role_xml(credentials, request_id)
+    return wire.caller_identity_xml(caller.principal, request_id)
 
 
 def _xml(text: str, status: int, request_id: str) -> web.Response:
@@ -107,8 +126,9 @@ def _xml(text: str, status: int, request_id: str) -> web.Response:
     )
 
 
-def _drop_connection(request: web.Request) -> web.StreamResponse:
-    # An outage: the client sees its connection closed with no answer at all.
+def _drop_connection(request: web.Request) -> NoReturn:
+    # An outage: the client sees its connection closed with no answer at all. Cancelling
+    # the handler is how aiohttp lets a handler end without writing a response.
     transport = request.transport
     if transport is not None:
         transport.abort()

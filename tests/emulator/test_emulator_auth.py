@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
 from botocore.awsrequest import AWSRequest
 from emulator_support import (
@@ -55,6 +56,18 @@ def test_role_credentials_identify_the_assumed_role_session(emu: EmbeddedEmulato
     assert identity["Arn"] == "arn:aws:sts::222222222222:assumed-role/ReadOnly/alice"
     assert identity["Account"] == "222222222222"
     assert re.fullmatch(r"AROA[A-Z0-9]{17}:alice", identity["UserId"])
+
+
+def test_requests_signed_for_any_region_are_accepted(emu: EmbeddedEmulator) -> None:
+    """Regional STS endpoints: the signature's scope names the client's region."""
+    client = boto3.session.Session().client(
+        "sts",
+        endpoint_url=emu.url,
+        region_name="eu-central-1",
+        aws_access_key_id=ALICE.access_key_id,
+        aws_secret_access_key=ALICE.secret_access_key,
+    )
+    assert client.get_caller_identity()["Account"] == "111111111111"
 
 
 def test_unknown_access_key_is_invalid_client_token_id(emu: EmbeddedEmulator) -> None:

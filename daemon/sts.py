@@ -43,7 +43,7 @@ _DEFAULT_REGION = "us-east-1"
 # Our own backoff (the broker's) replaces botocore's retries: a request never waits
 # more than 0.8 s, and degraded mode needs to see each failure.
 _CLIENT_CONFIG = botocore.config.Config(
-    retries={"max_attempts": 1, "mode": "standard"},
+    retries={"total_max_attempts": 1, "mode": "standard"},
     connect_timeout=3,
     read_timeout=10,
 )

@@ -95,6 +95,41 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("lock", help="forget everything until the next MFA code")
 
+    policy = commands.add_parser(
+        "policy",
+        help="print the IAM policies of the bastion-account pattern",
+        description="bastion: the policy for the bastion account's user group (MFA session "
+        "and role assumption only). trust: a work role's trust policy (bastion account, MFA).",
+    )
+    policy.add_argument("kind", choices=["bastion", "trust"])
+    policy.add_argument(
+        "--bastion-account", metavar="ID", help="the bastion account's id (required for trust)"
+    )
+    policy.add_argument(
+        "--role-arn",
+        action="append",
+        metavar="ARN",
+        help="bastion: roles users may assume (repeatable; default: any role, MFA required)",
+    )
+    policy.add_argument(
+        "--max-mfa-age",
+        type=int,
+        metavar="SECONDS",
+        help="trust: also require aws:MultiFactorAuthAge below this (at least the session)",
+    )
+
+    console = commands.add_parser(
+        "console",
+        help="open the AWS console as the role",
+        description="Sign in to the AWS console with PROFILE's role credentials through the "
+        "federation endpoint (`[console] signin_url` in config.toml).",
+    )
+    console.add_argument("profile", nargs="?", metavar="PROFILE", help="default: default_profile")
+    console.add_argument(
+        "--print", action="store_true", help="print the sign-in URL (a secret for 15 min)"
+    )
+    console.add_argument("--destination", metavar="URL", help="console page to open")
+
     demo = commands.add_parser(
         "demo",
         help="run the whole flow against a local STS emulator",
@@ -123,6 +158,8 @@ _MODULES = {
     "status": "status",
     "logout": "logout",
     "lock": "logout",
+    "policy": "policy",
+    "console": "console",
     "demo": "demo",
     "emulator": "emulator",
 }

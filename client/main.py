@@ -81,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="leave AWS_CONTAINER_AUTHORIZATION_TOKEN out (SDKs read the token file)",
     )
+    env.add_argument(
+        "--imds",
+        action="store_true",
+        help="also point IMDS clients at the daemon (needs [imds] profile in config.toml)",
+    )
 
     status = commands.add_parser(
         "status", help="sessions, roles, expiries, refreshes, pending prompts"

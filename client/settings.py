@@ -12,6 +12,9 @@ Every key is optional:
     hard_floor_seconds = 300           # while STS fails, serve down to this
     active_window_seconds = 43200      # keep roles used this recently fresh
 
+    [imds]                             # IMDSv2 for tools that speak only that; off
+    profile = "prod-ro"                # the one role profile it serves
+
     [console]                          # `stsd console`
     signin_url = "https://signin.aws.amazon.com/federation"   # other partitions differ
 """
@@ -52,6 +55,7 @@ class Settings:
     hard_floor: timedelta = timedelta(minutes=5)
     active_window: timedelta = timedelta(hours=12)
     signin_url: str = DEFAULT_SIGNIN_URL
+    imds_profile: str | None = None
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -93,6 +97,7 @@ def load_settings(path: Path) -> Settings:
     reader = _Reader(path, raw)
     refresh = _Reader(path, reader.table("refresh"), prefix="refresh.")
     console = _Reader(path, reader.table("console"), prefix="console.")
+    imds = _Reader(path, reader.table("imds"), prefix="imds.")
     defaults = Settings()
     listen = reader.string("listen") or defaults.listen
     try:
@@ -110,10 +115,11 @@ def load_settings(path: Path) -> Settings:
         active_window=refresh.seconds("active_window_seconds", 60, 7 * 86400)
         or defaults.active_window,
         signin_url=console.string("signin_url") or defaults.signin_url,
+        imds_profile=imds.string("profile"),
     )
     if not settings.signin_url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
         raise SettingsError(f"{path}: console.signin_url must be an https:// URL")
-    for table in (reader, refresh, console):
+    for table in (reader, refresh, console, imds):
         table.reject_unknown()
     if not settings.hard_floor < settings.floor < settings.trigger:
         raise SettingsError(

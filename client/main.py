@@ -135,6 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     console.add_argument("--destination", metavar="URL", help="console page to open")
 
+    doctor = commands.add_parser(
+        "doctor",
+        help="check the setup and say what is wrong",
+        description="Check config, keys, this shell's environment, the runtime dir, the "
+        "token file and the daemon; one line each. Exit 1 when something won't work.",
+    )
+    doctor.add_argument("--quiet", action="store_true", help="print only what is wrong")
+
     demo = commands.add_parser(
         "demo",
         help="run the whole flow against a local STS emulator",
@@ -165,6 +173,7 @@ _MODULES = {
     "lock": "logout",
     "policy": "policy",
     "console": "console",
+    "doctor": "doctor",
     "demo": "demo",
     "emulator": "emulator",
 }

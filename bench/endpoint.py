@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from bench.load import LoadResult, run_wrk, wrk_path
 from bench.model import Figure, NotAvailable, Row, missing
 from bench.rig import PROFILE, Rig
-from bench.servers import bare_server, rss_mib
+from bench.servers import bare_server, cpu_seconds, rss_mib
 from bench.stats import median, paired_ratio
 
 __all__ = ["EndpointPlan", "endpoint_rows"]
@@ -53,10 +53,14 @@ def endpoint_rows(rig: Rig, plan: EndpointPlan) -> list[Row]:
         for name in targets:  # warm-up: first connections, caches, allocator
             sent[name] += load(name, 1).requests
         results: dict[str, list[LoadResult]] = {name: [] for name in targets}
+        cpu: dict[str, list[float]] = {name: [] for name in targets}  # µs per request
         for i in range(plan.rounds):
             order = ["stsd", BARE] if i % 2 == 0 else [BARE, "stsd"]
             for name in order:
+                before = cpu_seconds(pids[name])
                 result = load(name, plan.seconds)
+                used = cpu_seconds(pids[name]) - before
+                cpu[name].append(1e6 * used / max(result.requests, 1))
                 results[name].append(result)
                 sent[name] += result.requests
         for name in targets:
@@ -65,11 +69,12 @@ def endpoint_rows(rig: Rig, plan: EndpointPlan) -> list[Row]:
                 left = (plan.memory_requests - sent[name]) / rate
                 sent[name] += load(name, max(1.0, left + 0.5)).requests
         after = {name: rss_mib(pid) for name, pid in pids.items()}
-    return _rows(results, idle, after, sent, plan)
+    return _rows(results, cpu, idle, after, sent, plan)
 
 
 def _rows(
     results: dict[str, list[LoadResult]],
+    cpu: dict[str, list[float]],
     idle: dict[str, float],
     after: dict[str, float],
     sent: dict[str, int],
@@ -99,6 +104,20 @@ def _rows(
             extra={"rounds": plan.rounds, "seconds_per_round": plan.seconds, "loop": plan.loop},
         ),
     ]
+    # CPU time per request barely moves with the neighbours' load, unlike req/s.
+    rows.append(
+        Row(
+            SECTION,
+            "server CPU time per request",
+            Figure(median(cpu["stsd"]), "µs", tuple(cpu["stsd"])),
+            BARE,
+            Figure(median(cpu[BARE]), "µs", tuple(cpu[BARE])),
+            paired_ratio(cpu["stsd"], cpu[BARE]),
+            "stsd/bare",
+            "<= 1.25x",
+            paired_ratio(cpu["stsd"], cpu[BARE]) <= 1.25,
+        )
+    )
     for attr, label in (("p50_ms", "latency p50"), ("p99_ms", "latency p99")):
         a, b = figure(ours, attr, "ms"), figure(theirs, attr, "ms")
         ratio = paired_ratio(list(a.samples), list(b.samples))

@@ -1,6 +1,7 @@
 """The bare baseline server as a process beside the daemon, and RSS of any process."""
 
 import contextlib
+import os
 import subprocess
 import sys
 import tempfile
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from bench.rig import pin
 
-__all__ = ["REPO", "BareServer", "bare_server", "rss_mib"]
+__all__ = ["REPO", "BareServer", "bare_server", "cpu_seconds", "rss_mib"]
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -58,3 +59,13 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of every thread of `pid` so far."""
+    stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    fields = stat.rpartition(")")[2].split()  # after "pid (comm)": comm may hold spaces
+    return (int(fields[11]) + int(fields[12])) / _TICKS

@@ -83,7 +83,8 @@ class Session:
         return self.user_arn.rsplit("/", 1)[-1]
 
 
-@dataclass(frozen=True, slots=True)
+# weakref_slot: the server's encoded bodies live exactly as long as the set they encode.
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class RoleCredentials:
     """Credentials of an assumed role, as STS returned them."""
 

@@ -16,6 +16,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 
+from stsd.daemon.bodies import EncodedBodies
 from stsd.daemon.errors import StsdError
 from stsd.daemon.model import RoleCredentials
 from stsd.daemon.service import CredentialService
@@ -36,6 +37,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SERVICE = web.AppKey("service", CredentialService)
+BODIES = web.AppKey("bodies", EncodedBodies)
 OWN_HOSTS = web.AppKey("own_hosts", set[str])
 
 # Headers a browser page or a proxy adds; SDKs never send them (DESIGN, security rules).
@@ -63,12 +65,11 @@ def json_error(status: int, code: str, message: str) -> web.Response:
     return json_response(body, status)
 
 
+_JSON_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
+
+
 def json_response(body: Any, status: int = 200) -> web.Response:
-    return web.Response(
-        status=status,
-        body=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", "Cache-Control": "no-store"},
-    )
+    return web.Response(status=status, body=json.dumps(body).encode(), headers=_JSON_HEADERS)
 
 
 def credentials_body(creds: RoleCredentials) -> dict[str, str]:
@@ -124,7 +125,7 @@ async def _credentials(request: web.Request) -> web.Response:
         creds = await service.credentials(profile)
     except StsdError as error:
         return json_error(error.http_status, error.code, error.message)
-    return json_response(credentials_body(creds))
+    return web.Response(body=request.app[BODIES].body(creds), headers=_JSON_HEADERS)
 
 
 def refusal(request: web.Request) -> web.Response | None:
@@ -153,6 +154,7 @@ def create_credentials_app(service: CredentialService, tokens: TokenCheck) -> we
     app = web.Application(middlewares=[json_errors], client_max_size=4096)
     app[SERVICE] = service
     app[TOKENS] = tokens
+    app[BODIES] = EncodedBodies(credentials_body)
     app[OWN_HOSTS] = set()
     app.router.add_get("/credentials/{profile}", _credentials, allow_head=False)
     return app

@@ -74,13 +74,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     env.add_argument("profile", nargs="?", metavar="PROFILE", help="default: default_profile")
     env.add_argument("--shell", choices=["bash", "zsh", "fish"], help="default: from $SHELL")
-    env.add_argument("--unset", action="store_true", help="print lines that undo it")
+    env.add_argument(
+        "--unset",
+        action="store_true",
+        help="print lines that remove what it sets (needs no PROFILE and no daemon)",
+    )
     env.add_argument("--json", action="store_true", help="print JSON instead of shell lines")
     env.add_argument(
         "--no-token-env",
         action="store_true",
         help="leave AWS_CONTAINER_AUTHORIZATION_TOKEN out (SDKs read the token file)",
     )
+
+    credential_process = commands.add_parser(
+        "credential-process",
+        help="print a profile's credentials for `credential_process` in ~/.aws/config",
+        description="Print PROFILE's role credentials as credential_process JSON (Version 1), "
+        "fetched from the running daemon: tools that only read profiles share its session. "
+        "Use it from a profile of its own, e.g. [profile prod-stsd] with "
+        "`credential_process = stsd credential-process prod`, then AWS_PROFILE=prod-stsd "
+        "or --profile prod-stsd. Not in PROFILE's own section: SDKs would assume its role "
+        "themselves. Exits 1 when the daemon is down, 3 when it needs an MFA code "
+        "(`stsd login`), 2 for an unknown profile.",
+    )
+    credential_process.add_argument("profile", metavar="PROFILE", help="a role profile")
 
     status = commands.add_parser(
         "status", help="sessions, roles, expiries, refreshes, pending prompts"
@@ -120,6 +137,7 @@ _MODULES = {
     "serve": "serve",
     "login": "login",
     "env": "env",
+    "credential-process": "credential_process",
     "status": "status",
     "logout": "logout",
     "lock": "logout",

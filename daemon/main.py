@@ -17,6 +17,7 @@ from stsd.client.tokens import ensure_token
 from stsd.daemon.config import Config, load_config
 from stsd.daemon.control_api import create_control_app
 from stsd.daemon.errors import ConfigError, StsdError
+from stsd.daemon.imds import add_imds_routes
 from stsd.daemon.server import (
     AccessLogger,
     TokenCheck,
@@ -84,6 +85,8 @@ async def _run(config: Config, paths: Paths, address: tuple[str, int]) -> int:
     service = CredentialService(config, Sts())
     tokens = TokenCheck(ensure_token(paths.token_file))
     credentials_app = create_credentials_app(service, tokens)
+    if config.settings.imds_profile is not None:
+        add_imds_routes(credentials_app, config.settings.imds_profile)
     credentials_runner = web.AppRunner(
         credentials_app, access_log_class=AccessLogger, handle_signals=False
     )

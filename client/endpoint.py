@@ -60,7 +60,8 @@ def fetch_role_credentials(paths: Paths, profile: str) -> dict[str, Any]:
     if token is None:
         raise EndpointError(f"no token in {paths.token_file}; restart the daemon")
     request = urllib.request.Request(  # noqa: S310 - http to the loopback address it wrote
-        f"http://{address}/credentials/{urllib.parse.quote(profile, safe='')}", headers={"Authorization": token}
+        f"http://{address}/credentials/{urllib.parse.quote(profile, safe='')}",
+        headers={"Authorization": token},
     )
     try:
         with urllib.request.urlopen(request, timeout=_TIMEOUT_SECONDS) as response:  # noqa: S310

@@ -29,6 +29,7 @@ def test_client_ends_as_the_assumed_role(
     last = emulator.control.requests()[-1]
     assert last["action"] == "GetCallerIdentity"
     assert last["status"] == 200
+    assert last["caller_arn"] == ROLE_ARN
 
 
 # What each client prints while the daemon has no MFA session. botocore (boto3, both

@@ -101,7 +101,6 @@ def js_client(provider: str) -> Callable[[Mapping[str, str]], Outcome]:
         result = _run([node or "node", "--no-warnings", str(WHOAMI_JS), provider], env)
         return _from_json(result)
 
-    run.__name__ = f"js_{provider}"
     return run
 
 

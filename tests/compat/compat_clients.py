@@ -91,7 +91,7 @@ def aws_cli_v2(env: Mapping[str, str]) -> Outcome:
 def js_client(provider: str) -> Callable[[Mapping[str, str]], Outcome]:
     """The AWS SDK for JavaScript v3 from node_modules, with `provider`: `default` (the
     client's own chain), `chain` (fromNodeProviderChain), `container`
-    (fromContainerMetadata) or `http` (fromHttp)."""
+    (fromContainerMetadata), `http` (fromHttp) or `imds` (fromInstanceMetadata)."""
 
     def run(env: Mapping[str, str]) -> Outcome:
         node = shutil.which("node", path=env.get("PATH"))

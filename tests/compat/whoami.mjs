@@ -1,11 +1,12 @@
 // `sts get-caller-identity` with the AWS SDK for JavaScript v3, as the compatibility
-// tests run it: node whoami.mjs default|chain|container|http
+// tests run it: node whoami.mjs default|chain|container|http|imds
 // Prints the caller identity as JSON on stdout; on failure, what the SDK said on stderr.
 // The STS endpoint comes from AWS_ENDPOINT_URL_STS, which the SDK reads itself.
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import {
   fromContainerMetadata,
   fromHttp,
+  fromInstanceMetadata,
   fromNodeProviderChain,
 } from "@aws-sdk/credential-providers";
 
@@ -14,6 +15,7 @@ const providers = {
   chain: () => fromNodeProviderChain(),
   container: () => fromContainerMetadata(),
   http: () => fromHttp(),
+  imds: () => fromInstanceMetadata(),
 };
 
 const make = providers[process.argv[2]];

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from stsd.daemon.broker import Assume, Broker, Prompt, Serve, Unavailable
+from stsd.daemon.broker import Assume, Broker, ConfigChange, Prompt, Serve, Unavailable
 from stsd.daemon.config import Config
 from stsd.daemon.errors import ConfigError, MfaCodeRejected, StsdError, StsUnavailable
-from stsd.daemon.model import RoleCredentials, Session, SourceProfile
+from stsd.daemon.model import RoleCredentials, RoleProfile, Session, SourceProfile
 from stsd.daemon.sts import Sts
 
 __all__ = ["CredentialService"]
@@ -53,6 +53,7 @@ class CredentialService:
         # Bumped by logout: a flight that started before must not bring credentials back.
         self._generation: dict[str, int] = dict.fromkeys(config.sources, 0)
         self._wake = asyncio.Event()
+        self._reload_error: str | None = None
         self.started_at = clock()
 
     @property
@@ -101,6 +102,13 @@ class CredentialService:
             self._flights[name] = task
         return task
 
+    def _still_current(self, role: RoleProfile, generation: int) -> bool:
+        """False once a logout or a reload made an in-flight result for `role` moot."""
+        return (
+            self._generation.get(role.source) == generation
+            and self._config.roles.get(role.name) == role
+        )
+
     async def _assume(self, step: Assume) -> None:
         role = step.profile
         generation = self._generation[role.source]
@@ -108,11 +116,11 @@ class CredentialService:
         try:
             creds = await self._sts.assume_role(role, step.parent, step.session_name, region)
         except StsdError as error:
-            if generation == self._generation[role.source]:
+            if self._still_current(role, generation):
                 self._broker.assume_failed(role.name, error)
             log.warning("role %s: AssumeRole failed: %s", role.name, error.message)
         else:
-            if generation == self._generation[role.source]:
+            if self._still_current(role, generation):
                 self._broker.assumed(creds)
                 log.info(
                     "role %s: assumed %s, expires %s",
@@ -178,6 +186,32 @@ class CredentialService:
         log.info("forgot sessions of %s", ", ".join(names) or "nothing")
         return names
 
+    # -- configuration ----------------------------------------------------------------
+
+    def reload(self, config: Config) -> ConfigChange:
+        """Serve `config` from now on, keeping sessions and credentials it doesn't change.
+
+        Anything else built from the configuration (MFA drivers, ...) is rebuilt here.
+        """
+        change = self._broker.reconfigure(
+            config.sources.values(), config.roles.values(), config.policy
+        )
+        self._config = config
+        for name in change.reset + change.removed:
+            if name in self._generation:
+                self._generation[name] += 1  # a flight for the old source must not land
+            # A waiting request should not sit behind a flight for the old definition.
+            self._flights.pop(name, None)
+        for name in config.sources:
+            self._generation.setdefault(name, 0)
+        self._reload_error = None
+        self._wake.set()
+        return change
+
+    def reload_failed(self, reason: str) -> None:
+        """A reload found a broken configuration; the current one stays (status says so)."""
+        self._reload_error = reason
+
     # -- background -------------------------------------------------------------------
 
     async def run_background(self) -> None:
@@ -209,7 +243,11 @@ class CredentialService:
         )
 
     async def close(self) -> None:
-        """Cancel flights still running (shutdown)."""
+        """Shut down: cancel flights still running.
+
+        The daemon calls this once, after both endpoints stopped and in-flight requests
+        finished, so the state is final here: the place to persist it.
+        """
         for task in self._flights.values():
             task.cancel()
         await asyncio.gather(*self._flights.values(), return_exceptions=True)
@@ -246,6 +284,7 @@ class CredentialService:
             ],
             "degraded": any(r.degraded for r in self._broker.roles()),
             "warnings": list(self._config.warnings),
+            "reload_error": self._reload_error,
         }
 
 

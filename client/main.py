@@ -106,6 +106,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--auto-mfa", action="store_true", help="answer the MFA prompt with the emulator's code"
     )
 
+    service = commands.add_parser(
+        "service",
+        help="let systemd (Linux) or launchd (macOS) run the daemon at login",
+        description="install: write a systemd user unit (~/.config/systemd/user/stsd.service) "
+        "or a LaunchAgent (~/Library/LaunchAgents/io.stsd.agent.plist) that runs this "
+        "interpreter's `stsd serve`, then enable and start it; run it again after upgrading "
+        "or moving stsd. uninstall: stop and remove it. status: is it installed, current, "
+        "running, answering? The unit copies PATH, XDG_CONFIG_HOME, XDG_STATE_HOME, "
+        "AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, AWS_ENDPOINT_URL_STS, AWS_CA_BUNDLE, "
+        "HTTPS_PROXY and NO_PROXY from this shell, so the daemon sees what the CLI sees.",
+    )
+    service.add_argument("action", choices=["install", "uninstall", "status"])
+    service.add_argument(
+        "--dry-run", action="store_true", help="print what would be written and run; change nothing"
+    )
+    service.add_argument(
+        "--platform",
+        choices=["systemd", "launchd"],
+        help="default: launchd on macOS, systemd elsewhere",
+    )
+
     emulator = commands.add_parser(
         "emulator",
         help="run the strict local STS emulator",
@@ -124,6 +145,7 @@ _MODULES = {
     "logout": "logout",
     "lock": "logout",
     "demo": "demo",
+    "service": "service",
     "emulator": "emulator",
 }
 

@@ -36,7 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the daemon in the foreground. It reads ~/.aws/config (role "
         "profiles), ~/.aws/credentials (the bastion user's keys) and "
         "$XDG_CONFIG_HOME/stsd/config.toml, and serves http://127.0.0.1:PORT/credentials/"
-        "<profile>.",
+        "<profile>. One per user (a second one exits 1 naming the first). SIGHUP re-reads "
+        "the configuration (a broken one is refused, the running one stays); SIGTERM or "
+        "SIGINT stop it cleanly. Exit 78: broken configuration. `stsd service install` "
+        "lets systemd or launchd run it.",
     )
     serve.add_argument(
         "--listen",
@@ -53,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
-        help="default: info",
+        help="default: info (lines to stderr: timestamped, or with syslog priorities when "
+        "stderr is systemd's journal)",
     )
 
     login = commands.add_parser(

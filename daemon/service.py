@@ -161,12 +161,20 @@ class CredentialService:
         lock = self._login_locks.setdefault(source.name, asyncio.Lock())
         async with lock:
             duration = int(self._config.settings.session_duration.total_seconds())
+            generation = self._generation[source.name]
             try:
                 session = await self._sts.get_session_token(source, code, duration)
             except MfaCodeRejected:
-                self._broker.code_rejected(source.name)
+                if self._generation.get(source.name) == generation:
+                    self._broker.code_rejected(source.name)
                 log.warning("source %s: STS rejected the MFA code", source.name)
                 raise
+            if self._generation.get(source.name) != generation:
+                # A reload changed or removed the source (or a logout came) meanwhile.
+                raise StsdError(
+                    f"{source.name} was reloaded or logged out while STS checked the code: "
+                    f"run `stsd login {source.name}` again"
+                )
             self._broker.session_started(session)
             log.info(
                 "source %s: MFA session for %s until %s",

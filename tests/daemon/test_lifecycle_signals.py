@@ -3,13 +3,14 @@ datagram socket, SIGTERM that lets requests finish, SIGHUP with good and broken 
 
 import json
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import Reply, fetch, login
+from harness import ALICE, Reply, fetch, login
 from lifecycle_support import NotifyListener
 
 from stsd.client.sandbox import DaemonProcess, Sandbox
@@ -148,6 +149,38 @@ def test_sighup_reloads_and_keeps_what_did_not_change(
     assert "reloaded the configuration: added extra; changed, so forgotten: poweruser" in (
         daemon.logs()
     )
+    served = fetch(daemon.url("readonly"), daemon.token).body
+    for secret in (served["SecretAccessKey"], served["Token"], ALICE.secret_access_key):
+        assert secret not in daemon.logs()
+
+
+def test_a_login_that_a_reload_overtakes_is_refused_not_misfiled(
+    sandbox: Sandbox,
+    emulator: EmulatorProcess,
+    notified_daemon: DaemonProcess,
+    notify: NotifyListener,
+) -> None:
+    """The source changes while STS checks the code: the session obtained for the old
+    definition is not installed; the login says to run it again, and that works."""
+    daemon = notified_daemon
+    emulator.control.set_faults(latency_ms=1500, actions=["GetSessionToken"])
+    code = emulator.control.code(ALICE.name)
+    results: list[subprocess.CompletedProcess[str]] = []
+    attempt = threading.Thread(
+        target=lambda: results.append(sandbox.stsd(["login", "bastion", "--code", code]))
+    )
+    attempt.start()
+    _wait_for_calls(emulator, "GetSessionToken", 1)
+    config = sandbox.aws_config.read_text()
+    sandbox.aws_config.write_text(config.replace("region = us-east-1", "region = us-west-2", 1))
+    assert "reload refused" not in _reload(daemon, notify)["STATUS"]
+    attempt.join(30)
+    assert results[0].returncode == 1
+    assert "was reloaded or logged out while STS checked the code" in results[0].stderr
+    assert fetch(daemon.url("readonly"), daemon.token).body["code"] == "NeedsMfa"
+    emulator.control.set_faults(latency_ms=0)
+    login(sandbox, emulator)
+    assert fetch(daemon.url("readonly"), daemon.token).status == 200
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,7 @@ from stsd.daemon.activation import InheritedSockets
 from stsd.daemon.config import Config, load_config
 from stsd.daemon.control_api import create_control_app
 from stsd.daemon.errors import ConfigError, StsdError
+from stsd.daemon.imds import add_imds_routes
 from stsd.daemon.instance import AlreadyRunning, InstanceLock
 from stsd.daemon.logsetup import configure_logging
 from stsd.daemon.porthold import find_port_holder
@@ -67,6 +68,7 @@ class _Run:
     listen_pinned: bool  # --listen given: config.toml's `listen` doesn't apply
     notifier: Notifier
     inherited: InheritedSockets
+    imds_profile: str | None  # its routes are set up once, at start
     bound: tuple[str, int] = field(default=("", 0))
 
 
@@ -97,7 +99,15 @@ def serve(listen: str | None, config_file: Path | None, log_level: str) -> int:
         ensure_private_dir(paths.runtime_dir)
     except UnsafeRuntimeDir as error:
         return _fail(f"unsafe runtime directory: {error}", EXIT_START_FAILED)
-    run = _Run(paths, address, load, listen is not None, notifier, inherited)
+    run = _Run(
+        paths,
+        address,
+        load,
+        listen_pinned=listen is not None,
+        notifier=notifier,
+        inherited=inherited,
+        imds_profile=config.settings.imds_profile,
+    )
     try:
         with InstanceLock(paths) as lock:
             if inherited.control is None:
@@ -127,6 +137,8 @@ async def _run(config: Config, run: _Run) -> int:
     service = CredentialService(config, Sts())
     tokens = TokenCheck(ensure_token(paths.token_file))
     credentials_app = create_credentials_app(service, tokens)
+    if config.settings.imds_profile is not None:
+        add_imds_routes(credentials_app, config.settings.imds_profile)
     credentials_runner = web.AppRunner(
         credentials_app,
         access_log_class=AccessLogger,
@@ -231,6 +243,11 @@ def _reload(service: CredentialService, run: _Run) -> None:
     run.notifier.reloading()
     try:
         config = run.load()
+        if run.imds_profile is not None and run.imds_profile not in config.roles:
+            raise ConfigError(
+                f"the IMDS endpoint serves profile {run.imds_profile}, which the new "
+                "configuration drops: restart stsd to apply it"
+            )
     except StsdError as error:
         service.reload_failed(error.message)
         log.error("reload refused, still serving the previous configuration: %s", error.message)
@@ -246,6 +263,11 @@ def _reload(service: CredentialService, run: _Run) -> None:
             "(still on %s:%d)",
             config.settings.listen,
             *run.bound,
+        )
+    if config.settings.imds_profile != run.imds_profile:
+        log.warning(
+            "[imds] changed in config.toml: restart stsd to apply it (IMDS still serves %s)",
+            run.imds_profile or "nothing",
         )
     run.notifier.ready(f"Serving {_describe(service.config, run)}")
 

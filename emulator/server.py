@@ -21,6 +21,7 @@ from stsd.emulator.config import EmulatorConfig
 from stsd.emulator.control_api import add_control_routes
 from stsd.emulator.errors import StsError
 from stsd.emulator.faults import ACTIONS, Outage, take_fault
+from stsd.emulator.federation import add_federation_routes
 from stsd.emulator.sigv4 import SignedRequest
 from stsd.emulator.state import RECORDED_PARAMS, STATE, CallRecord, EmulatorState
 from stsd.emulator.sts import Caller, Sts
@@ -39,6 +40,7 @@ def create_app(
     app.router.add_route("POST", "/", _handle_sts)
     app.router.add_route("GET", "/", _handle_sts)
     add_control_routes(app)
+    add_federation_routes(app)
     return app
 
 

@@ -224,3 +224,24 @@ def test_sighup_with_a_broken_config_keeps_the_running_one(
     assert "reload refused" not in _reload(daemon, notify)["STATUS"]
     assert json.loads(sandbox.stsd(["status", "--json"]).stdout)["reload_error"] is None
     assert fetch(daemon.url("readonly"), daemon.token).body["AccessKeyId"] == key
+
+
+def test_sighup_refuses_to_drop_the_profile_imds_serves(
+    sandbox: Sandbox, notify: NotifyListener
+) -> None:
+    """IMDS routes are set up at start: a reload that drops their profile is refused
+    (restart to apply), one that only changes [imds] is taken with a warning."""
+    sandbox.write_settings('[imds]\nprofile = "readonly"\n')
+    with sandbox.start_daemon(extra_env=notify.env) as daemon:
+        notify.until("READY")
+        config = sandbox.aws_config.read_text()
+        renamed = config.replace("[profile readonly]", "[profile ro2]")
+        sandbox.aws_config.write_text(renamed.replace("= readonly", "= ro2"))
+        sandbox.write_settings('[imds]\nprofile = "ro2"\n')
+        assert "reload refused" in _reload(daemon, notify)["STATUS"]
+        assert "the IMDS endpoint serves profile readonly" in daemon.logs()
+
+        sandbox.aws_config.write_text(config)
+        sandbox.write_settings('[imds]\nprofile = "poweruser"\n')
+        assert "reload refused" not in _reload(daemon, notify)["STATUS"]
+        assert "[imds] changed in config.toml: restart stsd" in daemon.logs()

@@ -15,7 +15,7 @@ from typing import Any
 from stsd.daemon.broker import Assume, Broker, ConfigChange, Prompt, Serve, Unavailable
 from stsd.daemon.config import Config
 from stsd.daemon.errors import ConfigError, MfaCodeRejected, StsdError, StsUnavailable
-from stsd.daemon.model import RoleCredentials, RoleProfile, Session, SourceProfile
+from stsd.daemon.model import RoleCredentials, Session, SourceProfile
 from stsd.daemon.sts import Sts
 
 __all__ = ["CredentialService"]
@@ -52,6 +52,8 @@ class CredentialService:
         self._login_locks: dict[str, asyncio.Lock] = {}
         # Bumped by logout: a flight that started before must not bring credentials back.
         self._generation: dict[str, int] = dict.fromkeys(config.sources, 0)
+        # Bumped by a reload for each profile it resets or removes, for the same reason.
+        self._epoch: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._reload_error: str | None = None
         self.started_at = clock()
@@ -74,6 +76,8 @@ class CredentialService:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._request_deadline
         while True:
+            if not self._broker.knows(profile):  # a reload removed it while we waited
+                raise ConfigError(f"profile {profile} was removed from the configuration")
             decision = self._broker.request(profile)
             if isinstance(decision, Serve):
                 if decision.refresh is not None:
@@ -102,25 +106,23 @@ class CredentialService:
             self._flights[name] = task
         return task
 
-    def _still_current(self, role: RoleProfile, generation: int) -> bool:
-        """False once a logout or a reload made an in-flight result for `role` moot."""
-        return (
-            self._generation.get(role.source) == generation
-            and self._config.roles.get(role.name) == role
-        )
+    def _stamp(self, source: str, name: str) -> tuple[int | None, int]:
+        """Changes once a logout (of `source`) or a reload (of `name`) makes an STS
+        result started before moot."""
+        return self._generation.get(source), self._epoch.get(name, 0)
 
     async def _assume(self, step: Assume) -> None:
         role = step.profile
-        generation = self._generation[role.source]
+        stamp = self._stamp(role.source, role.name)
         region = self._config.sources[role.source].region
         try:
             creds = await self._sts.assume_role(role, step.parent, step.session_name, region)
         except StsdError as error:
-            if self._still_current(role, generation):
+            if self._stamp(role.source, role.name) == stamp:
                 self._broker.assume_failed(role.name, error)
             log.warning("role %s: AssumeRole failed: %s", role.name, error.message)
         else:
-            if self._still_current(role, generation):
+            if self._stamp(role.source, role.name) == stamp:
                 self._broker.assumed(creds)
                 log.info(
                     "role %s: assumed %s, expires %s",
@@ -161,15 +163,15 @@ class CredentialService:
         lock = self._login_locks.setdefault(source.name, asyncio.Lock())
         async with lock:
             duration = int(self._config.settings.session_duration.total_seconds())
-            generation = self._generation[source.name]
+            stamp = self._stamp(source.name, source.name)
             try:
                 session = await self._sts.get_session_token(source, code, duration)
             except MfaCodeRejected:
-                if self._generation.get(source.name) == generation:
+                if self._stamp(source.name, source.name) == stamp:
                     self._broker.code_rejected(source.name)
                 log.warning("source %s: STS rejected the MFA code", source.name)
                 raise
-            if self._generation.get(source.name) != generation:
+            if self._stamp(source.name, source.name) != stamp:
                 # A reload changed or removed the source (or a logout came) meanwhile.
                 raise StsdError(
                     f"{source.name} was reloaded or logged out while STS checked the code: "
@@ -206,9 +208,9 @@ class CredentialService:
         )
         self._config = config
         for name in change.reset + change.removed:
-            if name in self._generation:
-                self._generation[name] += 1  # a flight for the old source must not land
-            # A waiting request should not sit behind a flight for the old definition.
+            # A flight for the old definition (or signed with an old parent) must not land,
+            # and a waiting request should not sit behind it.
+            self._epoch[name] = self._epoch.get(name, 0) + 1
             self._flights.pop(name, None)
         for name in config.sources:
             self._generation.setdefault(name, 0)

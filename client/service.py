@@ -34,6 +34,7 @@ __all__ = [
     "Remove",
     "Run",
     "Step",
+    "Target",
     "Write",
     "default_platform",
     "install_steps",
@@ -107,7 +108,7 @@ def _spec(paths: Paths, home: Path, env: Mapping[str, str], log_dir: Path) -> Se
 
 
 @dataclass(frozen=True, slots=True)
-class _Target:
+class Target:
     """Where the service definition goes and how the service manager is driven."""
 
     platform: str
@@ -116,7 +117,7 @@ class _Target:
     log_dir: Path
 
     @classmethod
-    def of(cls, platform: str, paths: Paths, env: Mapping[str, str]) -> "_Target":
+    def of(cls, platform: str, paths: Paths, env: Mapping[str, str]) -> "Target":
         home = Path(env.get("HOME") or Path.home())
         log_dir = home / "Library" / "Logs" / "stsd"  # launchd's; journald needs none
         if platform == "launchd":
@@ -131,7 +132,7 @@ class _Target:
         return f"gui/{os.getuid()}"
 
 
-def install_steps(target: _Target, spec: ServiceSpec) -> list[Step]:
+def install_steps(target: Target, spec: ServiceSpec) -> list[Step]:
     if target.platform == "launchd":
         service = f"{target.domain}/{LAUNCHD_LABEL}"
         return [
@@ -153,7 +154,7 @@ def install_steps(target: _Target, spec: ServiceSpec) -> list[Step]:
     ]
 
 
-def uninstall_steps(target: _Target) -> list[Step]:
+def uninstall_steps(target: Target) -> list[Step]:
     if target.platform == "launchd":
         return [
             Run(("launchctl", "bootout", f"{target.domain}/{LAUNCHD_LABEL}"), may_fail=True),
@@ -166,7 +167,7 @@ def uninstall_steps(target: _Target) -> list[Step]:
     ]
 
 
-def _status_steps(target: _Target) -> list[Run]:
+def _status_steps(target: Target) -> list[Run]:
     if target.platform == "launchd":
         return [Run(("launchctl", "print", f"{target.domain}/{LAUNCHD_LABEL}"), may_fail=True)]
     return [
@@ -235,7 +236,7 @@ def _carry_out(steps: Sequence[Step], env: Mapping[str, str], dry_run: bool) -> 
 def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     paths = Paths.from_env(env)
     platform = args.platform or default_platform()
-    target = _Target.of(platform, paths, env)
+    target = Target.of(platform, paths, env)
     if args.action == "status":
         return _status(target, paths, env, args.dry_run)
     if args.action == "uninstall":
@@ -274,7 +275,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return 0
 
 
-def _status(target: _Target, paths: Paths, env: Mapping[str, str], dry_run: bool) -> int:
+def _status(target: Target, paths: Paths, env: Mapping[str, str], dry_run: bool) -> int:
     steps = _status_steps(target)
     if dry_run:
         _carry_out(steps, env, dry_run=True)

@@ -46,14 +46,13 @@ class AwsCli:
 
 
 def aws_clis(env: dict[str, str]) -> list[AwsCli]:
-    """Every distinct AWS CLI here: Debian's v2, the virtualenv's v1, the one on PATH."""
+    """Debian's v2 and the virtualenv's v1 (scripts/setup installs both), else PATH's."""
     candidates = ["/usr/bin/aws", str(Path(sys.executable).with_name("aws"))]
-    on_path = shutil.which("aws", path=env.get("PATH"))
-    if on_path:
-        candidates.append(on_path)
+    if not any(os.access(c, os.X_OK) for c in candidates):
+        candidates.append(shutil.which("aws", path=env.get("PATH")) or "")
     found: dict[str, AwsCli] = {}
     for candidate in candidates:
-        if not os.access(candidate, os.X_OK):
+        if not candidate or not os.access(candidate, os.X_OK):
             continue
         done = subprocess.run(
             [candidate, "--version"], env=env, capture_output=True, text=True, check=False

@@ -7,7 +7,7 @@ from typing import Any
 
 from bench.model import Row
 
-__all__ = ["table", "write_json"]
+__all__ = ["markdown", "table", "write_json"]
 
 _HEADERS = ("section", "measure", "stsd", "baseline", "baseline value", "ratio", "target")
 
@@ -44,6 +44,30 @@ def table(rows: Sequence[Row]) -> str:
         if line is _HEADERS:
             out.append("  ".join("-" * w for w in widths))
     return "\n".join(out)
+
+
+def markdown(rows: Sequence[Row]) -> str:
+    """The table as Markdown, for docs/benchmarks.md."""
+    out = ["| " + " | ".join(_HEADERS) + " |", "|" + "---|" * len(_HEADERS)]
+    for row in rows:
+        if row.missing:
+            out.append(f"| {row.section} | {row.measure} | {row.missing} |" + " |" * 4)
+            continue
+        ratio = f"{row.ratio:.2f}x {row.ratio_of}" if row.ratio is not None else ""
+        target = row.target
+        if row.met is not None:
+            target = f"{target} {'met' if row.met else '**missed**'}"
+        cells = (
+            row.section,
+            row.measure,
+            row.stsd.text() if row.stsd else "",
+            row.baseline_name,
+            row.baseline.text() if row.baseline else "",
+            ratio,
+            target,
+        )
+        out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(out) + "\n"
 
 
 def write_json(path: Path, document: dict[str, Any]) -> Path:

@@ -23,7 +23,7 @@ from bench.day import simulate_day
 from bench.endpoint import EndpointPlan, endpoint_rows
 from bench.model import NotAvailable, Row, missing
 from bench.plot import draw_day
-from bench.report import table, write_json
+from bench.report import markdown, table, write_json
 from bench.rig import Rig, open_rig
 from bench.sdk import sdk_rows
 from bench.servers import REPO
@@ -132,6 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\nsimulated day: {document['day']['png']}")
     path = write_json(args.out / f"bench-{stamp}.json", document)
     shutil.copyfile(path, args.out / "latest.json")
+    (args.out / "latest.md").write_text(markdown(rows), encoding="utf-8")
     print(f"results: {path}")
     before = document["machine"]["load_average"][0]
     print(

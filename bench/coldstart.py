@@ -82,7 +82,7 @@ def _restart(rig: Rig, port: int) -> tuple[float, float | None, int]:
     """Restart the daemon; ms to its first answer, to its first 200 (None: never), status."""
     token = rig.daemon.token
     start = time.perf_counter()
-    daemon = rig.restart_daemon(["--listen", f"127.0.0.1:{port}"])
+    daemon = rig.restart_daemon(f"127.0.0.1:{port}")
     answered: float | None = None
     deadline = start + _TIMEOUT_SECONDS
     while time.perf_counter() < deadline:

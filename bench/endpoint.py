@@ -8,10 +8,11 @@ alike. Throughput is compared round by round. The same load, topped up to
 
 from dataclasses import dataclass
 
-from bench.load import LoadResult, run_wrk, wrk_path
+from bench.load import LoadResult, wrk_path
 from bench.model import Figure, NotAvailable, Row, missing
 from bench.rig import PROFILE, Rig
-from bench.servers import bare_server, cpu_seconds, rss_mib
+from bench.rounds import Target, alternate
+from bench.servers import bare_server, rss_mib
 from bench.stats import median, paired_ratio
 
 __all__ = ["EndpointPlan", "endpoint_rows"]
@@ -27,7 +28,6 @@ class EndpointPlan:
     seconds: float = 5.0
     connections: int = 50
     memory_requests: int = 100_000
-    loop: str = "asyncio"
 
 
 def endpoint_rows(rig: Rig, plan: EndpointPlan) -> list[Row]:
@@ -40,35 +40,24 @@ def endpoint_rows(rig: Rig, plan: EndpointPlan) -> list[Row]:
     if status != 200:
         raise RuntimeError(f"stsd answered {status}, not credentials")
     token = rig.daemon.token
-    daemon_pid = rig.daemon.process.pid
-    with bare_server(body, token, rig.cores.server, plan.loop) as bare:
-        targets = {"stsd": rig.url, BARE: bare.url(PROFILE)}
-        pids = {"stsd": daemon_pid, BARE: bare.pid}
-
-        def load(name: str, seconds: float) -> LoadResult:
-            return run_wrk(targets[name], token, seconds, plan.connections, rig.cores.load)
-
-        idle = {name: rss_mib(pid) for name, pid in pids.items()}
-        sent = dict.fromkeys(targets, 0)
-        for name in targets:  # warm-up: first connections, caches, allocator
-            sent[name] += load(name, 1).requests
-        results: dict[str, list[LoadResult]] = {name: [] for name in targets}
-        cpu: dict[str, list[float]] = {name: [] for name in targets}  # µs per request
-        for i in range(plan.rounds):
-            order = ["stsd", BARE] if i % 2 == 0 else [BARE, "stsd"]
-            for name in order:
-                before = cpu_seconds(pids[name])
-                result = load(name, plan.seconds)
-                used = cpu_seconds(pids[name]) - before
-                cpu[name].append(1e6 * used / max(result.requests, 1))
-                results[name].append(result)
-                sent[name] += result.requests
-        for name in targets:
-            while sent[name] < plan.memory_requests:
-                rate = max(results[name][-1].rate, 1000.0)
-                left = (plan.memory_requests - sent[name]) / rate
-                sent[name] += load(name, max(1.0, left + 0.5)).requests
-        after = {name: rss_mib(pid) for name, pid in pids.items()}
+    with bare_server(body, token, rig.cores.server) as bare:
+        targets = {
+            "stsd": Target(rig.url, token, rig.daemon.process.pid),
+            BARE: Target(bare.url(PROFILE), token, bare.pid),
+        }
+        idle = {name: rss_mib(t.pid) for name, t in targets.items()}
+        rounds = alternate(
+            targets,
+            plan.rounds,
+            plan.seconds,
+            plan.connections,
+            rig.cores.load,
+            plan.memory_requests,
+        )
+        after = {name: rss_mib(t.pid) for name, t in targets.items()}
+    results = {name: r.results for name, r in rounds.items()}
+    cpu = {name: r.cpu_us for name, r in rounds.items()}
+    sent = {name: r.sent for name, r in rounds.items()}
     return _rows(results, cpu, idle, after, sent, plan)
 
 
@@ -101,7 +90,7 @@ def _rows(
             "stsd/bare",
             ">= 0.8x",
             rate_ratio >= 0.8,
-            extra={"rounds": plan.rounds, "seconds_per_round": plan.seconds, "loop": plan.loop},
+            extra={"rounds": plan.rounds, "seconds_per_round": plan.seconds},
         ),
     ]
     # CPU time per request barely moves with the neighbours' load, unlike req/s.

@@ -104,16 +104,16 @@ class Rig:
         except urllib.error.HTTPError as error:
             return error.code, error.read()
 
-    def restart_daemon(self, args: Sequence[str]) -> DaemonProcess:
+    def restart_daemon(self, listen: str) -> DaemonProcess:
         """Stop the daemon and start another in the same home (state survives on disk)."""
         self.daemon.stop()
-        self.daemon = self.sandbox.start_daemon(args)
+        self.daemon = self.sandbox.start_daemon(["--listen", listen])
         pin(self.daemon.process.pid, self.cores.server)
         return self.daemon
 
 
 @contextlib.contextmanager
-def open_rig(serve_args: Sequence[str] = ("--listen", "127.0.0.1:0")) -> Iterator[Rig]:
+def open_rig() -> Iterator[Rig]:
     """An emulator, a sandbox and a daemon that has an MFA session and role credentials."""
     root = Path(tempfile.mkdtemp(prefix="stsd-b-"))
     try:
@@ -121,7 +121,7 @@ def open_rig(serve_args: Sequence[str] = ("--listen", "127.0.0.1:0")) -> Iterato
             sandbox = Sandbox(root, sts_endpoint=emulator.url)
             sandbox.write_aws_files(*demo_aws_files(DEMO_CONFIG))
             where = cores()
-            daemon = sandbox.start_daemon(serve_args)
+            daemon = sandbox.start_daemon(["--listen", "127.0.0.1:0"])
             rig = Rig(emulator, sandbox, daemon, where)
             try:
                 pin(daemon.process.pid, where.server)

@@ -21,6 +21,7 @@ from bench.cli import cli_rows
 from bench.coldstart import coldstart_rows
 from bench.day import simulate_day
 from bench.endpoint import EndpointPlan, endpoint_rows
+from bench.loops import loop_rows
 from bench.model import NotAvailable, Row, missing
 from bench.plot import draw_day
 from bench.report import markdown, table, write_json
@@ -31,7 +32,7 @@ from bench.week import economy_rows
 
 __all__ = ["SECTIONS", "main"]
 
-SECTIONS = ("day", "economy", "sdk", "cli", "endpoint", "coldstart")
+SECTIONS = ("day", "economy", "sdk", "cli", "endpoint", "coldstart", "loop")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,12 +54,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--rounds", type=int, help="wrk rounds per server (default 8)")
     parser.add_argument("--seconds", type=float, help="seconds per wrk round (default 5)")
-    parser.add_argument(
-        "--loop",
-        choices=["asyncio", "uvloop"],
-        default="asyncio",
-        help="event loop of the bare server; match the daemon's (default asyncio)",
-    )
     parser.add_argument(
         "--out",
         type=Path,
@@ -119,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     section("day", day)
     section("economy", economy)
-    if wanted & {"sdk", "cli", "endpoint", "coldstart"}:
+    if wanted & {"sdk", "cli", "endpoint", "loop", "coldstart"}:
         with open_rig() as rig:
             _rig_sections(rig, quick, args, section)
     document["load_average_after"] = machine.load_average()
@@ -151,9 +146,9 @@ def _rig_sections(
         rounds=args.rounds or (1 if quick else 8),
         seconds=args.seconds or (1.0 if quick else 5.0),
         memory_requests=2_000 if quick else 100_000,
-        loop=args.loop,
     )
     section("sdk", lambda: sdk_rows(rig, 1 if quick else 7, 5 if quick else 50, 1 if quick else 10))
     section("cli", lambda: cli_rows(rig, 1 if quick else 10))
     section("endpoint", lambda: endpoint_rows(rig, plan))
+    section("loop", lambda: loop_rows(rig, max(1, plan.rounds // 2), plan.seconds))
     section("coldstart", lambda: coldstart_rows(rig, 1 if quick else 7))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SECTIONS = {"sdk", "cli", "endpoint", "memory", "cold start", "economy"}
+SECTIONS = {"sdk", "cli", "endpoint", "memory", "event loop", "cold start", "economy"}
 
 
 @pytest.mark.timeout(300)

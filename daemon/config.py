@@ -50,12 +50,17 @@ def load_config(settings_file: Path, env: Mapping[str, str] | None = None) -> Co
 def build_config(files: AwsFiles, settings: Settings) -> Config:
     """Validate the AWS files against stsd's rules (pure: no I/O)."""
     warnings: list[str] = []
-    policy = Policy(
+    policy = Policy.scaled(
         floor=settings.floor,
         trigger=settings.trigger,
         hard_floor=settings.hard_floor,
         active_window=settings.active_window,
+        renew_before=settings.prompt_before,
+        reassume_lead=settings.reassume_before,
     )
+    problems = policy.problems()
+    if problems:
+        raise ConfigError(f"config.toml [refresh]: {'; '.join(problems)}")
     roles: dict[str, RoleProfile] = {}
     serials: dict[str, set[str]] = {}
     for name in files.role_profiles():

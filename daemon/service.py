@@ -105,9 +105,18 @@ class CredentialService:
         role = step.profile
         generation = self._generation[role.source]
         region = self._config.sources[role.source].region
+        log.info("role %s: AssumeRole (%s)", role.name, step.why or "requested")
         try:
             creds = await self._sts.assume_role(role, step.parent, step.session_name, region)
-        except StsdError as error:
+        except Exception as raised:
+            error = raised if isinstance(raised, StsdError) else None
+            if error is None:
+                # A bug, not STS: still a failure the broker must hear of, or every
+                # request would start another flight.
+                log.exception("role %s: AssumeRole crashed", role.name)
+                error = StsUnavailable(
+                    f"calling STS failed unexpectedly ({type(raised).__name__}); see the log"
+                )
             if generation == self._generation[role.source]:
                 self._broker.assume_failed(role.name, error)
             log.warning("role %s: AssumeRole failed: %s", role.name, error.message)
@@ -185,7 +194,6 @@ class CredentialService:
         while True:
             for action in self._broker.due():
                 if isinstance(action, Assume):
-                    log.info("role %s: background refresh", action.profile.name)
                     self._flight(action)
                 elif isinstance(action, Prompt):
                     self._announce(action)
@@ -218,6 +226,8 @@ class CredentialService:
 
     def status(self) -> dict[str, Any]:
         """Everything `stsd status` shows; no secrets (key ids masked, no tokens)."""
+        policy = self._broker.policy
+        sources = self._broker.sources()
         return {
             "now": _iso(self._clock()),
             "started": _iso(self.started_at),
@@ -226,10 +236,13 @@ class CredentialService:
                     "name": s.name,
                     "mfa_serial": s.mfa_serial,
                     "user_arn": s.user_arn,
+                    "session_started": _iso(s.session_started),
                     "session_expires": _iso(s.session_expires),
                     "pending_prompt": s.prompt.value if s.prompt else None,
+                    "degraded": s.degraded,
+                    "degraded_reason": s.degraded_reason,
                 }
-                for s in self._broker.sources()
+                for s in sources
             ],
             "roles": [
                 {
@@ -237,14 +250,25 @@ class CredentialService:
                     "role_arn": r.role_arn,
                     "source": r.source,
                     "expires": _iso(r.expires),
+                    "serve_until": _iso(r.serve_until),
                     "next_refresh": _iso(r.next_refresh),
                     "last_used": _iso(r.last_used),
+                    "active": r.active,
                     "degraded": r.degraded,
                     "last_error": r.last_error,
+                    "last_error_at": _iso(r.last_error_at),
                 }
                 for r in self._broker.roles()
             ],
-            "degraded": any(r.degraded for r in self._broker.roles()),
+            "degraded": any(s.degraded for s in sources),
+            "refresh": {
+                "floor_seconds": policy.floor.total_seconds(),
+                "trigger_seconds": policy.trigger.total_seconds(),
+                "hard_floor_seconds": policy.hard_floor.total_seconds(),
+                "active_window_seconds": policy.active_window.total_seconds(),
+                "prompt_before_seconds": policy.renew_before.total_seconds(),
+                "reassume_before_seconds": policy.reassume_lead.total_seconds(),
+            },
             "warnings": list(self._config.warnings),
         }
 
@@ -254,4 +278,4 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _hhmm(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).strftime("%H:%M UTC") if moment else "never"
+    return moment.astimezone(UTC).strftime("%H:%M:%S UTC") if moment else "never"

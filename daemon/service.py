@@ -262,12 +262,12 @@ class CredentialService:
             ],
             "degraded": any(s.degraded for s in sources),
             "refresh": {
-                "floor_seconds": policy.floor.total_seconds(),
-                "trigger_seconds": policy.trigger.total_seconds(),
-                "hard_floor_seconds": policy.hard_floor.total_seconds(),
-                "active_window_seconds": policy.active_window.total_seconds(),
-                "prompt_before_seconds": policy.renew_before.total_seconds(),
-                "reassume_before_seconds": policy.reassume_lead.total_seconds(),
+                "floor_seconds": int(policy.floor.total_seconds()),
+                "trigger_seconds": int(policy.trigger.total_seconds()),
+                "hard_floor_seconds": int(policy.hard_floor.total_seconds()),
+                "active_window_seconds": int(policy.active_window.total_seconds()),
+                "prompt_before_seconds": int(policy.renew_before.total_seconds()),
+                "reassume_before_seconds": int(policy.reassume_lead.total_seconds()),
             },
             "warnings": list(self._config.warnings),
         }

@@ -57,6 +57,11 @@ def format_status(status: dict[str, Any], address: str | None) -> str:
         if role["last_error"]:
             at = f" (at {_clock(role['last_error_at'])})" if role.get("last_error_at") else ""
             lines.append(f"  last error{at}: {role['last_error']}")
+    if status.get("reload_error"):
+        lines.append(
+            "warning: the last reload was refused, still serving the previous configuration: "
+            + status["reload_error"]
+        )
     for warning in status.get("warnings", []):
         lines.append(f"warning: {warning}")
     return "\n".join(lines)

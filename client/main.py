@@ -109,7 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
     credential_process.add_argument("profile", metavar="PROFILE", help="a role profile")
 
     status = commands.add_parser(
-        "status", help="sessions, roles, expiries, refreshes, pending prompts"
+        "status",
+        help="sessions, roles, expiries, refreshes, pending prompts",
+        description="What the daemon holds. Per source: the MFA session's expiry and any "
+        "code it waits for (run `stsd login SOURCE`). Per role profile: when its "
+        "credentials expire, until when they are served (the floor; the hard floor while "
+        "DEGRADED), the next background refresh (none for roles idle longer than "
+        "active_window_seconds), and the last STS error. DEGRADED means STS is failing "
+        "(throttling, 5xx, network): cached credentials are served down to the hard floor "
+        "while retries back off. Exits 1 when the daemon is not running.",
     )
     status.add_argument("--json", action="store_true", help="machine-readable output")
 

@@ -37,6 +37,9 @@ class Sandbox:
 
     root: Path
     sts_endpoint: str | None = None
+    # The user's own keyring is never touched: keyring's fail backend unless a test
+    # brings its own Secret Service (None: keyring looks on the session bus it is given).
+    keyring_backend: str | None = "keyring.backends.fail.Keyring"
 
     @property
     def env(self) -> dict[str, str]:
@@ -51,6 +54,10 @@ class Sandbox:
         )
         if self.sts_endpoint:
             env["AWS_ENDPOINT_URL_STS"] = self.sts_endpoint
+            env["AWS_ENDPOINT_URL_IAM"] = self.sts_endpoint  # the emulator speaks both
+        env.pop("PYTHON_KEYRING_BACKEND", None)
+        if self.keyring_backend:
+            env["PYTHON_KEYRING_BACKEND"] = self.keyring_backend
         return env
 
     @property

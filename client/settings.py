@@ -5,6 +5,8 @@ Every key is optional:
     listen = "127.0.0.1:9925"          # the credentials endpoint; loopback only
     default_profile = "prod-ro"        # what `stsd env` serves without a PROFILE
     session_duration_seconds = 43200   # GetSessionToken: 900..129600 (12 h default)
+    store_key = "auto"                 # the state's master key: auto, keyring or file
+    lock_on_screen_lock = false        # `stsd lock` when the screen locks (Linux, D-Bus)
 
     [refresh]                          # DESIGN.md, "Refresh rules"
     floor_seconds = 1200               # never serve less than this left
@@ -27,6 +29,9 @@ __all__ = ["DEFAULT_LISTEN", "Settings", "SettingsError", "load_settings", "pars
 DEFAULT_LISTEN = "127.0.0.1:9925"
 
 
+_STORE_KEYS = ("auto", "keyring", "file")
+
+
 class SettingsError(Exception):
     """config.toml is broken; the message names the file and the key."""
 
@@ -40,6 +45,8 @@ class Settings:
     trigger: timedelta = timedelta(minutes=30)
     hard_floor: timedelta = timedelta(minutes=5)
     active_window: timedelta = timedelta(hours=12)
+    store_key: str = "auto"
+    lock_on_screen_lock: bool = False
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -96,6 +103,8 @@ def load_settings(path: Path) -> Settings:
         hard_floor=refresh.seconds("hard_floor_seconds", 1, 3600) or defaults.hard_floor,
         active_window=refresh.seconds("active_window_seconds", 60, 7 * 86400)
         or defaults.active_window,
+        store_key=reader.choice("store_key", _STORE_KEYS) or defaults.store_key,
+        lock_on_screen_lock=reader.flag("lock_on_screen_lock") or defaults.lock_on_screen_lock,
     )
     reader.reject_unknown()
     refresh.reject_unknown()
@@ -129,6 +138,20 @@ class _Reader:
         value = self._get(key)
         if value is not None and not isinstance(value, str):
             raise SettingsError(f"{self._path}: {self._prefix}{key} must be a string")
+        return value
+
+    def choice(self, key: str, allowed: tuple[str, ...]) -> str | None:
+        value = self.string(key)
+        if value is not None and value not in allowed:
+            raise SettingsError(
+                f"{self._path}: {self._prefix}{key} must be one of {', '.join(allowed)}"
+            )
+        return value
+
+    def flag(self, key: str) -> bool | None:
+        value = self._get(key)
+        if value is not None and not isinstance(value, bool):
+            raise SettingsError(f"{self._path}: {self._prefix}{key} must be true or false")
         return value
 
     def seconds(self, key: str, low: int, high: int) -> timedelta | None:

@@ -47,6 +47,9 @@ def format_status(status: dict[str, Any], address: str | None) -> str:
             lines.append(f"  last used: {until(role['last_used']).split(' ')[0]}")
         if role["last_error"]:
             lines.append(f"  last error: {role['last_error']}")
+    store = status.get("store")
+    if store:
+        lines.append(f"state: encrypted in {store['dir']}, master key in {store['key']}")
     for warning in status.get("warnings", []):
         lines.append(f"warning: {warning}")
     return "\n".join(lines)

@@ -11,12 +11,15 @@ from pathlib import Path
 
 from aiohttp import web
 
+from stsd.client.awsfiles import load_aws_files
 from stsd.client.paths import Paths, UnsafeRuntimeDir, ensure_private_dir
-from stsd.client.settings import parse_listen
+from stsd.client.settings import SettingsError, load_settings, parse_listen
 from stsd.client.tokens import ensure_token
 from stsd.daemon.config import Config, load_config
 from stsd.daemon.control_api import create_control_app
 from stsd.daemon.errors import ConfigError, StsdError
+from stsd.daemon.iam import Iam
+from stsd.daemon.keys import KeyManager
 from stsd.daemon.server import (
     AccessLogger,
     TokenCheck,
@@ -24,7 +27,9 @@ from stsd.daemon.server import (
     set_own_hosts,
 )
 from stsd.daemon.service import CredentialService
+from stsd.daemon.store_api import add_store_routes
 from stsd.daemon.sts import Sts
+from stsd.daemon.vault import Vault, open_vault
 
 __all__ = ["serve"]
 
@@ -38,7 +43,8 @@ def serve(listen: str | None, config_file: Path | None, log_level: str) -> int:
     _configure_logging(log_level)
     paths = Paths.from_env()
     try:
-        config = load_config(config_file or paths.config_file)
+        vault = _open_vault(paths, config_file or paths.config_file)
+        config = load_config(config_file or paths.config_file, stored_keys=vault.credentials())
         address = parse_listen(listen or config.settings.listen)
     except ConfigError as error:
         print(f"stsd serve: {error.message}", file=sys.stderr)
@@ -58,7 +64,7 @@ def serve(listen: str | None, config_file: Path | None, log_level: str) -> int:
         print(f"stsd serve: unsafe runtime directory: {error}", file=sys.stderr)
         return EXIT_START_FAILED
     try:
-        return asyncio.run(_run(config, paths, address))
+        return asyncio.run(_run(config, paths, address, vault))
     except StsdError as error:
         print(f"stsd serve: {error.message}", file=sys.stderr)
         return error.exit_code
@@ -79,15 +85,28 @@ def _configure_logging(level: str) -> None:
     )
 
 
-async def _run(config: Config, paths: Paths, address: tuple[str, int]) -> int:
+def _open_vault(paths: Paths, settings_file: Path) -> Vault:
+    """The encrypted store, with the master key config.toml's `store_key` asks for."""
+    try:
+        choice = load_settings(settings_file).store_key
+    except SettingsError as error:
+        raise ConfigError(str(error)) from None
+    return open_vault(paths.state_dir, choice)
+
+
+async def _run(config: Config, paths: Paths, address: tuple[str, int], vault: Vault) -> int:
     host, port = address
-    service = CredentialService(config, Sts())
+    sts = Sts()
+    service = CredentialService(config, sts, vault=vault)
     tokens = TokenCheck(ensure_token(paths.token_file))
     credentials_app = create_credentials_app(service, tokens)
     credentials_runner = web.AppRunner(
         credentials_app, access_log_class=AccessLogger, handle_signals=False
     )
-    control_runner = web.AppRunner(create_control_app(service), handle_signals=False)
+    control_app = create_control_app(service)
+    keys = KeyManager(service, vault, sts, Iam(), load_aws_files().credentials_path)
+    add_store_routes(control_app, keys)
+    control_runner = web.AppRunner(control_app, handle_signals=False)
     await credentials_runner.setup()
     await control_runner.setup()
     try:

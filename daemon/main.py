@@ -20,6 +20,7 @@ from stsd.daemon.control_api import create_control_app
 from stsd.daemon.errors import ConfigError, StsdError
 from stsd.daemon.iam import Iam
 from stsd.daemon.keys import KeyManager
+from stsd.daemon.screenlock import watch_screen_lock
 from stsd.daemon.server import (
     AccessLogger,
     TokenCheck,
@@ -134,7 +135,10 @@ async def _run(config: Config, paths: Paths, address: tuple[str, int], vault: Va
             host,
             bound_port,
         )
+        lock_watch = _watch_screen_lock(service, config)
         await _until_signal(service)
+        if lock_watch is not None:
+            lock_watch.cancel()
     finally:
         await credentials_runner.cleanup()
         await control_runner.cleanup()
@@ -144,6 +148,18 @@ async def _run(config: Config, paths: Paths, address: tuple[str, int], vault: Va
                 leftover.unlink()
     log.info("stopped")
     return 0
+
+
+def _watch_screen_lock(service: CredentialService, config: Config) -> "asyncio.Task[None] | None":
+    """With `lock_on_screen_lock`, `stsd lock` whenever the screen locks."""
+    if not config.settings.lock_on_screen_lock:
+        return None
+
+    def lock(why: str) -> None:
+        log.info("screen locked (%s): forgetting every session", why)
+        service.logout(None, everything=True)
+
+    return asyncio.create_task(watch_screen_lock(lock), name="screen lock")
 
 
 def _bound_port(runner: web.AppRunner, requested: int) -> int:

@@ -2,7 +2,10 @@
 
 Choice (`store_key` in config.toml):
 - "auto" (default): the OS secret store through `keyring` when a real backend exists
-  (Secret Service, macOS Keychain, Windows Credential Locker), else the key file.
+  (Secret Service, macOS Keychain, Windows Credential Locker), else the key file. The
+  choice sticks: a key file that exists stays in use, and state encrypted with a keyring
+  key is never given up for a new key file because the keyring is down for a while
+  (the daemon works from memory until it is back).
 - "keyring": the OS secret store or nothing (the daemon then works from memory).
 - "file": `master.key` beside the state, mode 0600.
 
@@ -68,9 +71,20 @@ def load_master_key(state_dir: Path, choice: str = "auto") -> MasterKey:
     """The store's master key per `choice`, created on first use."""
     if choice not in KEY_CHOICES:
         raise ValueError(f"store_key must be one of {', '.join(KEY_CHOICES)}")
+    key_file = state_dir / KEY_FILE_NAME
+    if choice == "auto" and (key_file.exists() or key_file.is_symlink()):
+        return _from_file(key_file)
     backend = keyring_backend() if choice in ("auto", "keyring") else None
     if backend is not None:
         return _from_keyring(state_dir, backend)
+    if choice == "auto" and any(state_dir.glob("*.enc")):
+        return MasterKey(
+            None,
+            "keyring (not available now)",
+            "keyring",
+            "the state was encrypted with a key in the OS keyring, which is not reachable "
+            "now: working from memory until it is (restart stsd then)",
+        )
     if choice == "keyring":
         return MasterKey(
             None,
@@ -79,7 +93,7 @@ def load_master_key(state_dir: Path, choice: str = "auto") -> MasterKey:
             'store_key = "keyring" but no keyring backend is available here: '
             'working from memory (set store_key = "file" to use a key file)',
         )
-    return _from_file(state_dir / KEY_FILE_NAME)
+    return _from_file(key_file)
 
 
 def _account(state_dir: Path) -> str:

@@ -160,3 +160,18 @@ def test_auto_without_a_keyring_falls_back_to_the_file(
     assert load_master_key(tmp_path, "auto").kind == "file"
     explicit = load_master_key(tmp_path / "other", "keyring")
     assert explicit.key is None and explicit.problem and "no keyring backend" in explicit.problem
+
+
+def test_auto_never_trades_a_missing_keyring_for_a_new_key_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """State without a key file was encrypted with a keyring key: with the keyring down,
+    work from memory rather than make a new key that orphans the state."""
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    import keyring.core
+
+    keyring.core.init_backend()
+    store_in(tmp_path).write("keys", DOC)
+    master = load_master_key(tmp_path, "auto")
+    assert master.key is None and master.problem and "OS keyring" in master.problem
+    assert not (tmp_path / KEY_FILE_NAME).exists()

@@ -1,7 +1,9 @@
 """Encrypted state end to end: restart without a new code, logout and lock wipe the disk,
 bad state never stops the daemon. Real daemon processes, the STS emulator, boto3."""
 
+import base64
 import json
+import os
 import signal
 import stat
 from collections.abc import Callable
@@ -106,7 +108,8 @@ def _future_version(path: Path, sandbox: Sandbox) -> None:
 
 
 def _wrong_key(path: Path, sandbox: Sandbox) -> None:
-    (sandbox.paths.state_dir / KEY_FILE_NAME).unlink()  # the daemon makes a new, other one
+    key_file = sandbox.paths.state_dir / KEY_FILE_NAME
+    key_file.write_bytes(base64.b64encode(os.urandom(32)))  # another valid key
 
 
 @pytest.mark.parametrize(

@@ -59,7 +59,13 @@ def daemon_address(paths: Paths, settings: Settings) -> tuple[str, bool]:
 
 
 def environment_for(
-    profile: str, address: str, token: str | None, paths: Paths, files: AwsFiles
+    profile: str,
+    address: str,
+    token: str | None,
+    paths: Paths,
+    files: AwsFiles,
+    imds: bool = False,
+    env_no_proxy: str = "",
 ) -> tuple[dict[str, str], list[str]]:
     """What to set and what to unset so SDKs fetch `profile` from the daemon."""
     assign = {
@@ -72,6 +78,14 @@ def environment_for(
         assign["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = token
     else:
         remove.append("AWS_CONTAINER_AUTHORIZATION_TOKEN")
+    if imds:
+        # botocore's IMDS client honours proxy variables: keep loopback off the proxy.
+        host = address.rpartition(":")[0]
+        current = [h for h in env_no_proxy.split(",") if h.strip()]
+        assign["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = f"http://{address}/"
+        no_proxy = ",".join([*current, host] if host not in current else current)
+        assign["NO_PROXY"] = assign["no_proxy"] = no_proxy
+        remove.append("AWS_EC2_METADATA_DISABLED")
     region = files.region(profile)
     if region:
         assign["AWS_REGION"] = region
@@ -109,7 +123,10 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             "(`stsd serve`, or `stsd service install` to start it at login)"
         )
     token = None if args.no_token_env else ensure_token(paths.token_file)
-    assign, remove = environment_for(profile, address, token, paths, files)
+    no_proxy = env.get("NO_PROXY") or env.get("no_proxy") or ""
+    assign, remove = environment_for(
+        profile, address, token, paths, files, imds=args.imds, env_no_proxy=no_proxy
+    )
     if args.unset:
         assign, remove = {}, list(dict.fromkeys([*assign, "AWS_CONTAINER_AUTHORIZATION_TOKEN"]))
     else:

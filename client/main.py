@@ -81,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="leave AWS_CONTAINER_AUTHORIZATION_TOKEN out (SDKs read the token file)",
     )
+    env.add_argument(
+        "--imds",
+        action="store_true",
+        help="also point IMDS clients at the daemon (needs [imds] profile in config.toml)",
+    )
 
     status = commands.add_parser(
         "status", help="sessions, roles, expiries, refreshes, pending prompts"
@@ -118,6 +123,48 @@ def build_parser() -> argparse.ArgumentParser:
     mfa.add_argument("kind", choices=["totp"])
     mfa.add_argument("action", choices=["add", "remove"])
     mfa.add_argument("source", nargs="?", metavar="SOURCE", help="default: the only source")
+    policy = commands.add_parser(
+        "policy",
+        help="print the IAM policies of the bastion-account pattern",
+        description="bastion: the policy for the bastion account's user group (MFA session "
+        "and role assumption only). trust: a work role's trust policy (bastion account, MFA).",
+    )
+    policy.add_argument("kind", choices=["bastion", "trust"])
+    policy.add_argument(
+        "--bastion-account", metavar="ID", help="the bastion account's id (required for trust)"
+    )
+    policy.add_argument(
+        "--role-arn",
+        action="append",
+        metavar="ARN",
+        help="bastion: roles users may assume (repeatable; default: any role, MFA required)",
+    )
+    policy.add_argument(
+        "--max-mfa-age",
+        type=int,
+        metavar="SECONDS",
+        help="trust: also require aws:MultiFactorAuthAge below this (at least the session)",
+    )
+
+    console = commands.add_parser(
+        "console",
+        help="open the AWS console as the role",
+        description="Sign in to the AWS console with PROFILE's role credentials through the "
+        "federation endpoint (`[console] signin_url` in config.toml).",
+    )
+    console.add_argument("profile", nargs="?", metavar="PROFILE", help="default: default_profile")
+    console.add_argument(
+        "--print", action="store_true", help="print the sign-in URL (a secret for 15 min)"
+    )
+    console.add_argument("--destination", metavar="URL", help="console page to open")
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="check the setup and say what is wrong",
+        description="Check config, keys, this shell's environment, the runtime dir, the "
+        "token file and the daemon; one line each. Exit 1 when something won't work.",
+    )
+    doctor.add_argument("--quiet", action="store_true", help="print only what is wrong")
 
     demo = commands.add_parser(
         "demo",
@@ -149,6 +196,9 @@ _MODULES = {
     "lock": "logout",
     "keys": "keys",
     "mfa": "mfa",
+    "policy": "policy",
+    "console": "console",
+    "doctor": "doctor",
     "demo": "demo",
     "emulator": "emulator",
 }

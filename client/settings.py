@@ -13,6 +13,12 @@ Every key is optional:
     trigger_seconds = 1800             # re-assume in the background below this
     hard_floor_seconds = 300           # while STS fails, serve down to this
     active_window_seconds = 43200      # keep roles used this recently fresh
+
+    [imds]                             # IMDSv2 for tools that speak only that; off
+    profile = "prod-ro"                # the one role profile it serves
+
+    [console]                          # `stsd console`
+    signin_url = "https://signin.aws.amazon.com/federation"   # other partitions differ
 """
 
 import ipaddress
@@ -22,11 +28,19 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULT_LISTEN", "Settings", "SettingsError", "load_settings", "parse_listen"]
+__all__ = [
+    "DEFAULT_LISTEN",
+    "DEFAULT_SIGNIN_URL",
+    "Settings",
+    "SettingsError",
+    "load_settings",
+    "parse_listen",
+]
 
 # A fixed port, so `stsd env` lines in a shell rc stay valid across restarts; below the
 # Linux ephemeral range (32768+) so an outgoing connection never holds it.
 DEFAULT_LISTEN = "127.0.0.1:9925"
+DEFAULT_SIGNIN_URL = "https://signin.aws.amazon.com/federation"
 
 
 _STORE_KEYS = ("auto", "keyring", "file")
@@ -47,6 +61,8 @@ class Settings:
     active_window: timedelta = timedelta(hours=12)
     store_key: str = "auto"
     lock_on_screen_lock: bool = False
+    signin_url: str = DEFAULT_SIGNIN_URL
+    imds_profile: str | None = None
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -87,6 +103,8 @@ def load_settings(path: Path) -> Settings:
         raise SettingsError(f"{path}: can't read it ({error.strerror})") from None
     reader = _Reader(path, raw)
     refresh = _Reader(path, reader.table("refresh"), prefix="refresh.")
+    console = _Reader(path, reader.table("console"), prefix="console.")
+    imds = _Reader(path, reader.table("imds"), prefix="imds.")
     defaults = Settings()
     listen = reader.string("listen") or defaults.listen
     try:
@@ -105,9 +123,13 @@ def load_settings(path: Path) -> Settings:
         or defaults.active_window,
         store_key=reader.choice("store_key", _STORE_KEYS) or defaults.store_key,
         lock_on_screen_lock=reader.flag("lock_on_screen_lock") or defaults.lock_on_screen_lock,
+        signin_url=console.string("signin_url") or defaults.signin_url,
+        imds_profile=imds.string("profile"),
     )
-    reader.reject_unknown()
-    refresh.reject_unknown()
+    if not settings.signin_url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+        raise SettingsError(f"{path}: console.signin_url must be an https:// URL")
+    for table in (reader, refresh, console, imds):
+        table.reject_unknown()
     if not settings.hard_floor < settings.floor < settings.trigger:
         raise SettingsError(
             f"{path}: [refresh] needs hard_floor_seconds < floor_seconds < trigger_seconds"

@@ -19,6 +19,7 @@ from stsd.daemon.config import Config, load_config
 from stsd.daemon.control_api import create_control_app
 from stsd.daemon.errors import ConfigError, StsdError
 from stsd.daemon.iam import Iam
+from stsd.daemon.imds import add_imds_routes
 from stsd.daemon.keys import KeyManager
 from stsd.daemon.screenlock import watch_screen_lock
 from stsd.daemon.server import (
@@ -101,6 +102,8 @@ async def _run(config: Config, paths: Paths, address: tuple[str, int], vault: Va
     service = CredentialService(config, sts, vault=vault)
     tokens = TokenCheck(ensure_token(paths.token_file))
     credentials_app = create_credentials_app(service, tokens)
+    if config.settings.imds_profile is not None:
+        add_imds_routes(credentials_app, config.settings.imds_profile)
     credentials_runner = web.AppRunner(
         credentials_app, access_log_class=AccessLogger, handle_signals=False
     )

@@ -24,10 +24,12 @@ __all__ = [
     "SERVICE",
     "AccessLogger",
     "TokenCheck",
+    "credentials_body",
     "create_credentials_app",
     "json_error",
     "json_errors",
     "json_response",
+    "refusal",
     "set_own_hosts",
 ]
 
@@ -95,9 +97,9 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 async def _credentials(request: web.Request) -> web.Response:
-    refusal = _refusal(request)
-    if refusal is not None:
-        return refusal
+    refused = refusal(request)
+    if refused is not None:
+        return refused
     token = request.headers.get("Authorization")
     if not token:
         return json_error(
@@ -125,7 +127,7 @@ async def _credentials(request: web.Request) -> web.Response:
     return json_response(credentials_body(creds))
 
 
-def _refusal(request: web.Request) -> web.Response | None:
+def refusal(request: web.Request) -> web.Response | None:
     """Refuse what no SDK sends: foreign Host (DNS rebinding), proxies, browsers."""
     if request.host not in request.app[OWN_HOSTS]:
         return json_error(403, "ForeignHost", "the Host header is not this daemon's address")

@@ -22,6 +22,7 @@ from stsd.emulator.config import EmulatorConfig
 from stsd.emulator.control_api import add_control_routes
 from stsd.emulator.errors import StsError
 from stsd.emulator.faults import ACTIONS, IAM_ACTIONS, Outage, take_fault
+from stsd.emulator.federation import add_federation_routes
 from stsd.emulator.iam import IAM_VERSION, Iam
 from stsd.emulator.sigv4 import SignedRequest
 from stsd.emulator.state import RECORDED_PARAMS, STATE, CallRecord, EmulatorState
@@ -42,6 +43,7 @@ def create_app(
     app.router.add_route("POST", "/", _handle_sts)
     app.router.add_route("GET", "/", _handle_sts)
     add_control_routes(app)
+    add_federation_routes(app)
     return app
 
 

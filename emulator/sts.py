@@ -144,6 +144,18 @@ class Sts:
         verify_signature(request, auth, secret)
         return caller
 
+    def issued(self, access_key_id: str, secret: str, token: str) -> TemporaryCredentials | None:
+        """The live credentials matching all three parts, or None (the federation check)."""
+        issued = self._issued.get(access_key_id)
+        if (
+            issued is None
+            or not hmac.compare_digest(secret, issued.secret_access_key)
+            or not hmac.compare_digest(token, issued.session_token)
+            or self.now() >= issued.expires_at
+        ):
+            return None
+        return issued
+
     def get_session_token(
         self, caller: Caller, request: Mapping[str, str], lifetime_cap: int | None = None
     ) -> TemporaryCredentials:

@@ -25,12 +25,14 @@ def _lines(result: "subprocess.CompletedProcess[str]", level: str) -> list[str]:
 
 
 def test_good_setup_has_no_problem(sandbox: Sandbox, daemon: DaemonProcess) -> None:
-    """Daemon up, shell pointed at it: exit 0; only the plain-text keys warning remains."""
+    """Daemon up, shell pointed at it: exit 0; only the plain-text keys warning remains,
+    and (no keyring in the sandbox) that the store's master key is in a file."""
     result = _doctor(env_for(sandbox, "readonly"))
     assert result.returncode == 0, result.stdout
     assert _lines(result, "FAIL") == []
     warnings = _lines(result, "warn")
-    assert len(warnings) == 1 and "plain text" in warnings[0]
+    assert len(warnings) == 2 and "plain text" in warnings[0]
+    assert "master key is in a file" in warnings[1]
 
 
 def test_daemon_down_is_a_problem(sandbox: Sandbox) -> None:

@@ -74,6 +74,9 @@ def test_keys_import_moves_default_out_of_the_file(
         listing = ok(sandbox, ["keys", "list"])
         assert "default: …E001 in store" in listing
         assert ALICE.access_key_id not in listing
+        doctor = sandbox.stsd(["doctor"]).stdout
+        assert "FAIL" not in doctor  # config and keys are fine
+        assert "plain text" not in doctor and "[default]" not in doctor
     with sandbox.start_daemon() as restarted:  # no keys in any file now
         restarted.wait_ready()
         login(sandbox, emulator, source="default")

@@ -3,14 +3,13 @@ plain text: real daemons, the STS/IAM emulator, boto3 processes."""
 
 import base64
 import os
-import signal
 import stat
 from pathlib import Path
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from harness import ALICE, caller_arn, env_for, fetch, login
+from harness import ALICE, caller_arn, env_for, fetch, kill_hard, login
 
 from stsd.client.sandbox import DaemonProcess, Sandbox
 from stsd.daemon.masterkey import load_master_key
@@ -205,8 +204,7 @@ def test_no_secret_in_plain_text_after_a_full_run(
             sessions[0]["credentials"]["secret_access_key"],
             sessions[0]["credentials"]["session_token"],
         ]
-        daemon.process.send_signal(signal.SIGKILL)
-        daemon.process.wait(10)
+        kill_hard(daemon)
     logs = daemon.logs()
     with sandbox.start_daemon() as restarted:
         restarted.wait_ready()

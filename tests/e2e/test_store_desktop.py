@@ -2,7 +2,6 @@
 gnome-keyring on a private bus, never the developer's), and lock on screen lock."""
 
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -10,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import fetch, login
+from harness import fetch, kill_hard, login
 from private_bus import emit_signal, private_bus, secret_service
 
 from stsd.client.sandbox import DaemonProcess, Sandbox
@@ -50,8 +49,7 @@ def test_master_key_in_a_real_secret_service(
             assert store["key"].startswith("keyring (") and "SecretService" in store["key"]
             login(sandbox, emulator)
             before = fetch(daemon.url("readonly"), daemon.token).body
-            daemon.process.send_signal(signal.SIGKILL)
-            daemon.process.wait(10)
+            kill_hard(daemon)
         assert not (sandbox.paths.state_dir / KEY_FILE_NAME).exists()
         stored = subprocess.run(
             [

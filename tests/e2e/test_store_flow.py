@@ -4,24 +4,17 @@ bad state never stops the daemon. Real daemon processes, the STS emulator, boto3
 import base64
 import json
 import os
-import signal
 import stat
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from harness import fetch, login
+from harness import fetch, kill_hard, login
 
 from stsd.client.sandbox import DaemonProcess, Sandbox
 from stsd.daemon.masterkey import KEY_FILE_NAME, load_master_key
 from stsd.daemon.store import Store
 from stsd.emulator.process import EmulatorProcess
-
-
-def kill_hard(daemon: DaemonProcess) -> None:
-    """kill -9: no shutdown code runs; whatever is on disk is all there is."""
-    daemon.process.send_signal(signal.SIGKILL)
-    daemon.process.wait(10)
 
 
 def state_files(sandbox: Sandbox) -> list[str]:

@@ -50,6 +50,11 @@ def format_status(status: dict[str, Any], address: str | None) -> str:
     store = status.get("store")
     if store:
         lines.append(f"state: encrypted in {store['dir']}, master key in {store['key']}")
+    if status.get("reload_error"):
+        lines.append(
+            "warning: the last reload was refused, still serving the previous configuration: "
+            + status["reload_error"]
+        )
     for warning in status.get("warnings", []):
         lines.append(f"warning: {warning}")
     return "\n".join(lines)

@@ -162,9 +162,10 @@ def _from_file(path: Path) -> MasterKey:
             path.parent.mkdir(mode=0o700, parents=True)
         key = _read_key_file(path)
         if key is None:
-            key = secrets.token_bytes(KEY_BYTES)
-            atomic_write(path, base64.b64encode(key))
-            log.info("created the store's master key in %s", path)
+            _create_key_file(path)
+            key = _read_key_file(path)
+        if key is None:
+            raise _KeyFileRefused(f"the key file {path} vanished as it was created")
         return MasterKey(key, where, "file")
     except _KeyFileRefused as refused:
         return MasterKey(None, where, "file", f"{refused}: working from memory")
@@ -179,6 +180,20 @@ def _from_file(path: Path) -> MasterKey:
 
 class _KeyFileRefused(Exception):
     pass
+
+
+def _create_key_file(path: Path) -> None:
+    """A new key file, complete before it appears; first writer wins (never replaced:
+    another key file would orphan the state encrypted with it)."""
+    temp = path.with_name(f".{path.name}.new-{os.getpid()}-{secrets.token_hex(4)}")
+    atomic_write(temp, base64.b64encode(secrets.token_bytes(KEY_BYTES)))
+    try:
+        os.link(temp, path)
+        log.info("created the store's master key in %s", path)
+    except FileExistsError:
+        pass
+    finally:
+        temp.unlink()
 
 
 def _read_key_file(path: Path) -> bytes | None:

@@ -220,6 +220,21 @@ def check_store(env: Mapping[str, str], paths: Paths) -> list[Finding]:
     return findings or [_ok("store", f"encrypted state, master key in the {store['key']}")]
 
 
+def check_service(env: Mapping[str, str], paths: Paths) -> list[Finding]:
+    """A systemd user unit or launchd agent starts the daemon at login."""
+    from stsd.client.service import Target, default_platform
+
+    target = Target.of(default_platform(), paths, env)
+    if not target.file.exists():
+        return [
+            _warn(
+                "service",
+                f"no {target.platform} service: `stsd service install` starts stsd at login",
+            )
+        ]
+    return [_ok("service", f"{target.platform} service installed: {target.file}")]
+
+
 CHECKS: list[Check] = [
     check_configuration,
     check_environment,
@@ -227,6 +242,7 @@ CHECKS: list[Check] = [
     check_token_file,
     check_daemon,
     check_store,
+    check_service,
 ]
 
 

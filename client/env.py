@@ -5,7 +5,7 @@ import json
 from collections.abc import Mapping
 
 from stsd.client.awsfiles import AwsFiles, AwsFilesError, load_aws_files
-from stsd.client.control import daemon_listening
+from stsd.client.liveness import daemon_listening
 from stsd.client.output import fail, warn
 from stsd.client.paths import Paths, UnsafeRuntimeDir, ensure_private_dir
 from stsd.client.settings import Settings, SettingsError, load_settings

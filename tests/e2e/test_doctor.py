@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from harness import env_for
 
@@ -25,14 +26,32 @@ def _lines(result: "subprocess.CompletedProcess[str]", level: str) -> list[str]:
 
 
 def test_good_setup_has_no_problem(sandbox: Sandbox, daemon: DaemonProcess) -> None:
-    """Daemon up, shell pointed at it: exit 0; only the plain-text keys warning remains,
-    and (no keyring in the sandbox) that the store's master key is in a file."""
+    """Daemon up, shell pointed at it: exit 0; what remains are warnings with their fix
+    (no keyring in the sandbox: the store's master key is in a file)."""
     result = _doctor(env_for(sandbox, "readonly"))
     assert result.returncode == 0, result.stdout
     assert _lines(result, "FAIL") == []
     warnings = _lines(result, "warn")
-    assert len(warnings) == 2 and "plain text" in warnings[0]
+    assert len(warnings) == 3
+    assert "plain text" in warnings[0]
     assert "master key is in a file" in warnings[1]
+    assert "stsd service install" in warnings[2]
+
+
+def test_installed_service_is_recognised(sandbox: Sandbox, daemon: DaemonProcess) -> None:
+    unit = Path(sandbox.env["XDG_CONFIG_HOME"]) / "systemd" / "user" / "stsd.service"
+    unit.parent.mkdir(parents=True)
+    unit.write_text("[Service]\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "stsd.client", "doctor"],
+        env=env_for(sandbox, "readonly"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert any(
+        line.startswith("ok") and "service installed" in line for line in result.stdout.splitlines()
+    )
 
 
 def test_daemon_down_is_a_problem(sandbox: Sandbox) -> None:

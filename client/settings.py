@@ -5,6 +5,8 @@ Every key is optional:
     listen = "127.0.0.1:9925"          # the credentials endpoint; loopback only
     default_profile = "prod-ro"        # what `stsd env` serves without a PROFILE
     session_duration_seconds = 43200   # GetSessionToken: 900..129600 (12 h default)
+    store_key = "auto"                 # the state's master key: auto, keyring or file
+    lock_on_screen_lock = false        # `stsd lock` when the screen locks (Linux, D-Bus)
 
     [refresh]                          # DESIGN.md, "Refresh rules"
     floor_seconds = 1200               # never serve less than this left
@@ -43,6 +45,9 @@ DEFAULT_LISTEN = "127.0.0.1:9925"
 DEFAULT_SIGNIN_URL = "https://signin.aws.amazon.com/federation"
 
 
+_STORE_KEYS = ("auto", "keyring", "file")
+
+
 class SettingsError(Exception):
     """config.toml is broken; the message names the file and the key."""
 
@@ -58,6 +63,8 @@ class Settings:
     active_window: timedelta = timedelta(hours=12)
     prompt_before: timedelta = timedelta(minutes=30)
     reassume_before: timedelta = timedelta(minutes=10)
+    store_key: str = "auto"
+    lock_on_screen_lock: bool = False
     signin_url: str = DEFAULT_SIGNIN_URL
     imds_profile: str | None = None
 
@@ -135,6 +142,8 @@ def load_settings(path: Path) -> Settings:
         or defaults.active_window,
         prompt_before=prompt_before or min(defaults.prompt_before, session_duration / 2),
         reassume_before=reassume_before or min(defaults.reassume_before, session_duration / 3),
+        store_key=reader.choice("store_key", _STORE_KEYS) or defaults.store_key,
+        lock_on_screen_lock=reader.flag("lock_on_screen_lock") or defaults.lock_on_screen_lock,
         signin_url=console.string("signin_url") or defaults.signin_url,
         imds_profile=imds.string("profile"),
     )
@@ -172,6 +181,20 @@ class _Reader:
         value = self._get(key)
         if value is not None and not isinstance(value, str):
             raise SettingsError(f"{self._path}: {self._prefix}{key} must be a string")
+        return value
+
+    def choice(self, key: str, allowed: tuple[str, ...]) -> str | None:
+        value = self.string(key)
+        if value is not None and value not in allowed:
+            raise SettingsError(
+                f"{self._path}: {self._prefix}{key} must be one of {', '.join(allowed)}"
+            )
+        return value
+
+    def flag(self, key: str) -> bool | None:
+        value = self._get(key)
+        if value is not None and not isinstance(value, bool):
+            raise SettingsError(f"{self._path}: {self._prefix}{key} must be true or false")
         return value
 
     def seconds(self, key: str, low: int, high: int) -> timedelta | None:

@@ -57,6 +57,9 @@ def format_status(status: dict[str, Any], address: str | None) -> str:
         if role["last_error"]:
             at = f" (at {_clock(role['last_error_at'])})" if role.get("last_error_at") else ""
             lines.append(f"  last error{at}: {role['last_error']}")
+    store = status.get("store")
+    if store:
+        lines.append(f"state: encrypted in {store['dir']}, master key in {store['key']}")
     if status.get("reload_error"):
         lines.append(
             "warning: the last reload was refused, still serving the previous configuration: "

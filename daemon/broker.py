@@ -38,7 +38,15 @@ from stsd.daemon.errors import (
     StsdError,
     StsUnavailable,
 )
-from stsd.daemon.model import Credentials, RoleCredentials, RoleProfile, Session, SourceProfile
+from stsd.daemon.model import (
+    CachedRole,
+    CachedSession,
+    Credentials,
+    RoleCredentials,
+    RoleProfile,
+    Session,
+    SourceProfile,
+)
 
 __all__ = [
     "Action",
@@ -554,6 +562,67 @@ class Broker:
         if state.prompt != reason:
             state.prompt = reason
             state.prompt_announced = False
+
+    # -- persistence ------------------------------------------------------------------
+
+    def restore(self, sessions: Iterable[CachedSession], roles: Iterable[CachedRole]) -> int:
+        """Seed the broker with what a previous run held; returns how many were taken.
+
+        Taken only where they still fit: a known source whose MFA device is unchanged,
+        a known profile with the same role_arn, and enough time left to be of use
+        (`parent_margin`). Everything else is dropped: that is the pruning.
+        """
+        now = self._clock()
+        taken = 0
+        for cached in sessions:
+            session = cached.session
+            source = self._sources.get(session.source)
+            if (
+                source is None
+                or source.mfa_serial != cached.mfa_serial
+                or session.credentials.remaining(now) < self._policy.parent_margin
+            ):
+                continue
+            state = self._source_state[session.source]
+            if state.session is None or state.session.issued_at < session.issued_at:
+                state.session = session
+                state.prompt = None
+                state.prompt_announced = False
+                taken += 1
+        for cached_role in roles:
+            creds = cached_role.credentials
+            role = self._profiles.get(creds.profile)
+            if (
+                role is None
+                or role.role_arn != cached_role.role_arn
+                or creds.credentials.remaining(now) < self._policy.parent_margin
+            ):
+                continue
+            role_state = self._role_state[creds.profile]
+            if role_state.credentials is None:
+                role_state.credentials = creds
+                taken += 1
+            if cached_role.last_used is not None and (
+                role_state.last_used is None or role_state.last_used < cached_role.last_used
+            ):
+                role_state.last_used = min(cached_role.last_used, now)
+        return taken
+
+    def cached(self) -> tuple[list[CachedSession], list[CachedRole]]:
+        """What is worth keeping across a restart: live sessions and role credentials."""
+        now = self._clock()
+        sessions = [
+            CachedSession(state.session, self._sources[name].mfa_serial)
+            for name, state in self._source_state.items()
+            if state.session is not None and state.session.credentials.remaining(now) > timedelta(0)
+        ]
+        roles = [
+            CachedRole(state.credentials, self._profiles[name].role_arn, state.last_used)
+            for name, state in self._role_state.items()
+            if state.credentials is not None
+            and state.credentials.credentials.remaining(now) > timedelta(0)
+        ]
+        return sessions, roles
 
     # -- background -------------------------------------------------------------------
 

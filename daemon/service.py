@@ -7,6 +7,7 @@ outcomes back. Concurrent requests for the same credentials share one flight.
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -15,8 +16,9 @@ from typing import Any
 from stsd.daemon.broker import Assume, Broker, ConfigChange, Prompt, Serve, Unavailable
 from stsd.daemon.config import Config
 from stsd.daemon.errors import ConfigError, MfaCodeRejected, StsdError, StsUnavailable
-from stsd.daemon.model import RoleCredentials, Session, SourceProfile
+from stsd.daemon.model import Credentials, RoleCredentials, Session, SourceProfile
 from stsd.daemon.sts import Sts
+from stsd.daemon.vault import Vault
 
 __all__ = ["CredentialService"]
 
@@ -42,6 +44,7 @@ class CredentialService:
         sts: Sts,
         clock: Callable[[], datetime] = _utcnow,
         request_deadline: float = REQUEST_DEADLINE_SECONDS,
+        vault: Vault | None = None,
     ) -> None:
         self._config = config
         self._sts = sts
@@ -57,6 +60,10 @@ class CredentialService:
         self._wake = asyncio.Event()
         self._reload_error: str | None = None
         self.started_at = clock()
+        self._vault = vault
+        if vault is not None:
+            restored = self._broker.restore(*vault.load_cache())
+            log.info("restored %d session(s) and role credential set(s) from the store", restored)
 
     @property
     def config(self) -> Config:
@@ -129,10 +136,12 @@ class CredentialService:
                 )
             if self._stamp(role.source, role.name) == stamp:
                 self._broker.assume_failed(role.name, error)
+                self._persist()
             log.warning("role %s: AssumeRole failed: %s", role.name, error.message)
         else:
             if self._stamp(role.source, role.name) == stamp:
                 self._broker.assumed(creds)
+                self._persist()
                 log.info(
                     "role %s: assumed %s, expires %s",
                     role.name,
@@ -169,6 +178,11 @@ class CredentialService:
             StsdError: any other failure, classified by sts.
         """
         source = self.source_named(source_name)
+        if not source.keys.access_key_id:
+            raise ConfigError(
+                f"{source.name} has no long-term keys any more ({source.keys_origin}): "
+                f"`stsd keys import {source.name}` or put them in the credentials file"
+            )
         lock = self._login_locks.setdefault(source.name, asyncio.Lock())
         async with lock:
             duration = int(self._config.settings.session_duration.total_seconds())
@@ -187,6 +201,7 @@ class CredentialService:
                     f"run `stsd login {source.name}` again"
                 )
             self._broker.session_started(session)
+            self._persist()
             log.info(
                 "source %s: MFA session for %s until %s",
                 source.name,
@@ -202,8 +217,26 @@ class CredentialService:
         for name in names:
             self._generation[name] += 1
         self._broker.forget(names)
+        self._persist()
         log.info("forgot sessions of %s", ", ".join(names) or "nothing")
         return names
+
+    def _persist(self) -> None:
+        """Write sessions and role credentials to the store (best effort: see status)."""
+        if self._vault is not None:
+            self._vault.save_cache(*self._broker.cached())
+
+    def live_session(self, source_name: str) -> Session | None:
+        """`source_name`'s MFA session if it has one now (key rotation needs it)."""
+        return self._broker.session(source_name)
+
+    def replace_keys(self, source_name: str, keys: Credentials, origin: str) -> None:
+        """Use `keys` for `source_name` from now on (after rotation or removal)."""
+        sources = dict(self._config.sources)
+        sources[source_name] = dataclasses.replace(
+            sources[source_name], keys=keys, keys_origin=origin
+        )
+        self._config = dataclasses.replace(self._config, sources=sources)
 
     # -- configuration ----------------------------------------------------------------
 
@@ -269,6 +302,7 @@ class CredentialService:
         for task in self._flights.values():
             task.cancel()
         await asyncio.gather(*self._flights.values(), return_exceptions=True)
+        self._persist()
 
     # -- status -----------------------------------------------------------------------
 
@@ -317,7 +351,9 @@ class CredentialService:
                 "prompt_before_seconds": int(policy.renew_before.total_seconds()),
                 "reassume_before_seconds": int(policy.reassume_lead.total_seconds()),
             },
-            "warnings": list(self._config.warnings),
+            "warnings": list(self._config.warnings)
+            + (self._vault.problems() if self._vault is not None else []),
+            "store": self._vault.describe() if self._vault is not None else None,
             "reload_error": self._reload_error,
         }
 

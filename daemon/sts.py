@@ -148,6 +148,17 @@ class Sts:
             account = source.mfa_serial.split(":")[4] if source.mfa_serial.count(":") >= 5 else ""
             return f"arn:aws:iam::{account}:user/{source.mfa_serial.rsplit('/', 1)[-1]}"
 
+    async def caller_arn(self, credentials: Credentials, region: str | None) -> str:
+        """Who `credentials` belong to (GetCallerIdentity): proves a new key works."""
+
+        def call() -> str:
+            return self._client(credentials, region).get_caller_identity()["Arn"]
+
+        def classify(code: str, message: str) -> StsdError:
+            return ConfigError(f"STS does not accept the key ({code})")
+
+        return await _run(call, classify)
+
     async def assume_role(
         self, role: RoleProfile, parent: Credentials, session_name: str, region: str | None
     ) -> RoleCredentials:

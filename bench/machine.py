@@ -8,7 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-__all__ = ["describe", "load_average"]
+__all__ = ["describe", "load_average", "summary"]
 
 
 def load_average() -> tuple[float, float, float]:
@@ -19,6 +19,7 @@ def describe() -> dict[str, Any]:
     return {
         "nproc": os.cpu_count(),
         "cpu": _cpu_model(),
+        "os": _os_name(),
         "kernel": platform.release(),
         "python": platform.python_version(),
         "packages": {name: _version(name) for name in ("stsd", "aiohttp", "boto3", "uvloop")},
@@ -35,6 +36,25 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def _os_name() -> str:
+    try:
+        for line in Path("/etc/os-release").read_text(encoding="utf-8").splitlines():
+            if line.startswith("PRETTY_NAME="):
+                return line.split("=", 1)[1].strip('"')
+    except OSError:
+        pass
+    return platform.system()
+
+
+def summary(machine: dict[str, Any]) -> str:
+    """One line: where the figures come from."""
+    packages = ", ".join(f"{k} {v}" for k, v in machine["packages"].items() if v)
+    return (
+        f"{machine['nproc']} cores ({machine['cpu']}), {machine['os']}, "
+        f"Python {machine['python']}; {packages}"
+    )
 
 
 def _version(name: str) -> str | None:

@@ -120,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     document["load_average_after"] = machine.load_average()
     document["rows"] = [row.as_json() for row in rows]
     print()
+    print(f"machine: {machine.summary(document['machine'])}")
     print(table(rows))
     if document.get("economy_report"):
         print("\neconomy (bench/economy.py):\n" + document["economy_report"].rstrip())

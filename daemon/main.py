@@ -18,6 +18,8 @@ from stsd.daemon.config import Config, load_config
 from stsd.daemon.control_api import create_control_app
 from stsd.daemon.errors import ConfigError, StsdError
 from stsd.daemon.imds import add_imds_routes
+from stsd.daemon.mfa import MfaDesk
+from stsd.daemon.mfa_page import add_mfa_page
 from stsd.daemon.server import (
     AccessLogger,
     TokenCheck,
@@ -84,7 +86,10 @@ async def _run(config: Config, paths: Paths, address: tuple[str, int]) -> int:
     host, port = address
     service = CredentialService(config, Sts())
     tokens = TokenCheck(ensure_token(paths.token_file))
+    mfa = MfaDesk(service, os.environ, link_lifetime=config.settings.mfa_link_lifetime)
+    service.attach_prompts(mfa)
     credentials_app = create_credentials_app(service, tokens)
+    add_mfa_page(credentials_app, mfa)
     if config.settings.imds_profile is not None:
         add_imds_routes(credentials_app, config.settings.imds_profile)
     credentials_runner = web.AppRunner(
@@ -106,6 +111,7 @@ async def _run(config: Config, paths: Paths, address: tuple[str, int]) -> int:
             raise StsdError(f"can't listen on {host}:{port}: {error.strerror}") from None
         bound_port = _bound_port(credentials_runner, port)
         set_own_hosts(credentials_app, host, bound_port)
+        mfa.page_base = f"http://{f'[{host}]' if ':' in host else host}:{bound_port}"
         socket_path = paths.control_socket
         with contextlib.suppress(FileNotFoundError):
             socket_path.unlink()  # a stale socket from a crash

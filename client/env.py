@@ -5,11 +5,12 @@ import json
 from collections.abc import Mapping
 
 from stsd.client.awsfiles import AwsFiles, AwsFilesError, load_aws_files
-from stsd.client.control import daemon_listening
+from stsd.client.control import Control, daemon_listening
 from stsd.client.output import fail, warn
 from stsd.client.paths import Paths, UnsafeRuntimeDir, ensure_private_dir
 from stsd.client.settings import Settings, SettingsError, load_settings
 from stsd.client.shells import detect_shell, render
+from stsd.client.terminal import offer_login
 from stsd.client.tokens import ensure_token
 
 __all__ = ["SHADOWING", "choose_profile", "daemon_address", "environment_for", "run"]
@@ -117,6 +118,9 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     except UnsafeRuntimeDir as error:
         return fail(f"unsafe runtime directory: {error}")
     address, running = daemon_address(paths, settings)
+    if args.login and running and not args.unset:
+        # Opt-in: the prompt and its outcome go to the terminal, never to stdout.
+        offer_login(Control(paths.control_socket), profile)
     if not running and not args.unset:
         warn(
             "the stsd daemon is not running: these lines will work once it is "

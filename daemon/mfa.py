@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from stsd.daemon.broker import Prompt, PromptReason
@@ -27,7 +27,14 @@ from stsd.daemon.errors import MfaCodeRejected, PromptUnavailable, StsdError
 from stsd.daemon.mfa_links import LINK_LIFETIME, MfaLink, MfaLinks
 from stsd.daemon.mfa_rules import MfaRules
 from stsd.daemon.model import Session, SourceProfile
-from stsd.daemon.prompts import CODE_PATTERN, DriverContext, MfaPrompt, PromptRequest, resolve
+from stsd.daemon.prompts import (
+    CODE_PATTERN,
+    DRIVERS,
+    DriverContext,
+    MfaPrompt,
+    PromptRequest,
+    resolve,
+)
 from stsd.daemon.service import CredentialService
 
 __all__ = ["CodeRepeated", "MfaDesk"]
@@ -59,6 +66,7 @@ class MfaDesk:
         clock: Callable[[], datetime] = _utcnow,
         platform: str = sys.platform,
         link_lifetime: timedelta = LINK_LIFETIME,
+        drivers: Sequence[type[MfaPrompt]] = DRIVERS,
     ) -> None:
         config = service.config
         self._service = service
@@ -69,6 +77,7 @@ class MfaDesk:
             name: resolve(
                 config.settings.mfa_drivers_for(name),
                 DriverContext(source=source, env=env, store=store, platform=platform),
+                drivers,
             )
             for name, source in config.sources.items()
         }

@@ -45,32 +45,39 @@ DRIVERS: list[type[MfaPrompt]] = [
 ]
 
 
-def driver_names() -> list[str]:
-    return [driver.name for driver in DRIVERS]
+def driver_names(drivers: Sequence[type[MfaPrompt]] = DRIVERS) -> list[str]:
+    return [driver.name for driver in drivers]
 
 
-def check_names(names: Sequence[str], where: str) -> None:
+def check_names(
+    names: Sequence[str], where: str, drivers: Sequence[type[MfaPrompt]] = DRIVERS
+) -> None:
     """Refuse driver names stsd doesn't have, listing those it does.
 
     Raises:
         ConfigError: naming `where` (the config key) and the unknown names.
     """
-    unknown = [name for name in names if name not in driver_names()]
+    known = driver_names(drivers)
+    unknown = [name for name in names if name not in known]
     if unknown:
         raise ConfigError(
             f"{where}: unknown MFA driver {', '.join(map(repr, unknown))}; "
-            f"available: {', '.join(driver_names())}"
+            f"available: {', '.join(known)}"
         )
 
 
-def resolve(names: Sequence[str] | None, context: DriverContext) -> list[MfaPrompt]:
-    """The drivers `names` (default: every driver, in order) built for one source.
+def resolve(
+    names: Sequence[str] | None,
+    context: DriverContext,
+    drivers: Sequence[type[MfaPrompt]] = DRIVERS,
+) -> list[MfaPrompt]:
+    """The drivers `names` (default: all of `drivers`, in order) built for one source.
 
     Raises:
         ConfigError: an unknown name.
     """
     if names is None:
-        return [driver.create(context) for driver in DRIVERS]
-    check_names(names, f"mfa_drivers of {context.source.name}")
-    by_name = {driver.name: driver for driver in DRIVERS}
+        return [driver.create(context) for driver in drivers]
+    check_names(names, f"mfa_drivers of {context.source.name}", drivers)
+    by_name = {driver.name: driver for driver in drivers}
     return [by_name[name].create(context) for name in names]

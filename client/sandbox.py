@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -22,9 +22,16 @@ from stsd.client.tokens import read_token
 __all__ = ["DaemonProcess", "Sandbox", "clean_environment"]
 
 
+# The user's desktop: a sandboxed daemon must not pop prompts up on it.
+_DESKTOP = ("DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY")
+
+
 def clean_environment(base: Mapping[str, str]) -> dict[str, str]:
-    """`base` without AWS_* and XDG_* variables: a sandbox sets its own."""
-    return {k: v for k, v in base.items() if not k.startswith(("AWS_", "XDG_"))}
+    """`base` without AWS_* and XDG_* variables (a sandbox sets its own), and without
+    the desktop's session bus and display."""
+    return {
+        k: v for k, v in base.items() if not k.startswith(("AWS_", "XDG_")) and k not in _DESKTOP
+    }
 
 
 @dataclass
@@ -37,6 +44,7 @@ class Sandbox:
 
     root: Path
     sts_endpoint: str | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. a private D-Bus session
 
     @property
     def env(self) -> dict[str, str]:
@@ -51,6 +59,7 @@ class Sandbox:
         )
         if self.sts_endpoint:
             env["AWS_ENDPOINT_URL_STS"] = self.sts_endpoint
+        env.update(self.extra_env)
         return env
 
     @property

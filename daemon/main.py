@@ -76,6 +76,9 @@ def _configure_logging(level: str) -> None:
         else ("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
     logging.basicConfig(level=level.upper(), format=fmt, stream=sys.stderr, force=True)
+    # botocore and urllib3 log request parameters and bodies at DEBUG: MFA codes, keys.
+    for chatty in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     # aiohttp's access log goes through our AccessLogger, which never prints headers.
     logging.getLogger("aiohttp.access").setLevel(
         logging.INFO if level.upper() == "DEBUG" else logging.WARNING

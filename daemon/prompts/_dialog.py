@@ -5,13 +5,13 @@ profile name can't inject anything (osascript reads it with `on run argv`).
 """
 
 import asyncio
-import contextlib
 import os
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from stsd.daemon.errors import PromptUnavailable
+from stsd.daemon.prompts._spawn import kill_one, start
 from stsd.daemon.prompts.base import find_code
 
 __all__ = ["Dialog", "find_dialog", "run_dialog"]
@@ -79,12 +79,15 @@ async def run_dialog(
     Raises:
         PromptUnavailable: the program failed, or the answer is not a 6-digit code.
     """
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        env=dict(env),
+    process = await start(
+        lambda: asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            env=dict(env),
+        ),
+        kill_one,
     )
     try:
         stdout, _ = await asyncio.wait_for(process.communicate(), timeout)
@@ -92,8 +95,7 @@ async def run_dialog(
         return None
     finally:
         if process.returncode is None:  # cancelled (the code came another way) or timed out
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
+            kill_one(process)
             await process.wait()
     # zenity and kdialog exit 1 on Cancel, zenity 5 on its timeout; osascript 1 on Cancel.
     if process.returncode in (1, 5):

@@ -8,15 +8,13 @@ raises `PromptUnavailable`, and the desk falls through to the next driver.
 """
 
 import asyncio
-import contextlib
 import logging
-import os
 import re
-import signal
 from collections.abc import Mapping
 from typing import ClassVar
 
 from stsd.daemon.errors import PromptUnavailable
+from stsd.daemon.prompts._spawn import kill_group, start
 from stsd.daemon.prompts.base import DriverContext, PromptRequest, find_code
 
 __all__ = ["MfaProcessPrompt"]
@@ -59,14 +57,18 @@ class MfaProcessPrompt:
     async def prompt(self, request: PromptRequest) -> str | None:
         if not self._command:
             raise PromptUnavailable(self.unavailable_reason() or "no mfa_process")
+        command = self._command
         # The user's own configured command, run as aws-vault runs it.
-        process = await asyncio.create_subprocess_shell(  # noqa: S604
-            self._command,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=dict(self._env),
-            start_new_session=True,  # its own process group: a timeout kills the pipeline
+        process = await start(
+            lambda: asyncio.create_subprocess_shell(  # noqa: S604
+                command,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=dict(self._env),
+                start_new_session=True,  # its own process group: a timeout kills the pipeline
+            ),
+            kill_group,
         )
         try:
             stdout, stderr = await asyncio.wait_for(process.communicate(), self._timeout)
@@ -77,9 +79,8 @@ class MfaProcessPrompt:
             ) from None
         finally:
             if process.returncode is None:
-                _kill_group(process.pid)
-                with contextlib.suppress(ProcessLookupError):
-                    await process.wait()
+                kill_group(process)
+                await process.wait()
         self._log_stderr(stderr)
         if process.returncode != 0:
             raise PromptUnavailable(
@@ -103,8 +104,3 @@ class MfaProcessPrompt:
             log.info(
                 "mfa_process for %s: (%d more lines)", self._source, len(lines) - _STDERR_LINES
             )
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)

@@ -96,10 +96,14 @@ async def test_mfa_process_cancelled_kills_the_command(tmp_path: Path) -> None:
 
 
 async def _gone(pid: int) -> None:
-    for _ in range(200):
+    """Wait until `pid` is dead (a zombie waiting for init to reap it counts as dead)."""
+    stat_file = Path(f"/proc/{pid}/stat")
+    for _ in range(500):
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+            state = stat_file.read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return
+        if state in ("Z", "X"):
             return
         await asyncio.sleep(0.01)
     pytest.fail(f"process {pid} still runs")

@@ -125,13 +125,17 @@ class MfaDesk:
 
         True when a session started meanwhile; False as soon as the round reached a
         person (their answer takes longer than any request may wait) or had nothing.
+        A round gets one such wait: once it timed out, later requests don't wait (a
+        dialog or a notification is up, or the command is slow).
         """
-        quick = self._quick.get(self._sources[source].mfa_serial)
+        device = self._sources[source].mfa_serial
+        quick = self._quick.get(device)
         if quick is None:
             return False
         try:
             return await asyncio.wait_for(asyncio.shield(quick), timeout)
         except TimeoutError:
+            self._resolve_quick(device, False)
             return False
 
     async def _round(

@@ -5,7 +5,7 @@ The one route a browser may use (DESIGN.md, security rules), so it defends itsel
 - a POST must come from stsd's own Origin (a page elsewhere can't submit it), and
   carry a form token its GET issued; the link is single use and lives 10 minutes;
 - no CORS headers ever; `X-Frame-Options: DENY`, a CSP that allows no script and no
-  framing, no referrer (the URL holds the id), no caching.
+  framing, no referrer to other sites (the URL holds the id), no caching.
 
 The form is plain HTML that works without script: `inputmode=numeric`,
 `autocomplete=one-time-code` (browsers and password managers fill it), autofocus.
@@ -46,7 +46,8 @@ _HEADERS = {
     ),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Not no-referrer: with it, browsers send `Origin: null` on the form's own POST.
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",

@@ -126,7 +126,7 @@ async def test_every_answer_forbids_framing_scripts_and_cors(page: Page) -> None
         assert response.headers["X-Frame-Options"] == "DENY"
         assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
         assert "script-src" not in csp
-        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert response.headers["Referrer-Policy"] == "same-origin"
         assert response.headers["Cache-Control"] == "no-store"
 
 

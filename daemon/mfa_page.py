@@ -33,6 +33,7 @@ MFA_DESK = web.AppKey("mfa_desk", MfaDesk)
 
 _STYLE = (
     "body{font:1.1rem/1.5 system-ui,sans-serif;max-width:30rem;margin:3rem auto;padding:0 1rem}"
+    "h1{font-size:1.5rem}"
     "label{display:block;font-weight:600;margin:1rem 0 .3rem}"
     "input{font:inherit;font-size:1.6rem;letter-spacing:.3em;width:9ch;padding:.2rem .4rem}"
     "button{font:inherit;margin-left:.5rem;padding:.4rem 1rem}"
@@ -102,10 +103,10 @@ async def _take(request: web.Request) -> web.Response:
         return _gone(state, taken)
     try:
         session = await desk.submit(taken.source, code)
-    except MfaCodeRejected as error:
-        return _retry_page(desk, taken, f"Rejected: {error.message}")
+    except MfaCodeRejected:
+        return _retry_page(desk, taken, "Rejected", "STS refused this code (wrong, or used).")
     except StsdError as error:
-        return _retry_page(desk, taken, f"Not accepted: {error.message}")
+        return _retry_page(desk, taken, "Not accepted", error.message)
     until = session.credentials.expiration
     ends = f" until {until.astimezone():%H:%M}" if until else ""
     return _page(
@@ -153,7 +154,7 @@ def _form(link: MfaLink, token: str, text: str) -> str:
         f'<form method="post" action="/mfa/{_e(link.id)}">'
         f'<p id="why">{_e(text)}</p>'
         f'<input type="hidden" name="token" value="{_e(token)}">'
-        f'<label for="code">MFA code from {_e(link.device)}</label>'
+        '<label for="code">6-digit code</label>'
         '<input id="code" name="code" type="text" inputmode="numeric" '
         'autocomplete="one-time-code" pattern="\\s*([0-9]\\s*){6}" title="6 digits" '
         'required autofocus aria-describedby="why">'
@@ -161,35 +162,32 @@ def _form(link: MfaLink, token: str, text: str) -> str:
     )
 
 
-def _retry_page(desk: MfaDesk, used: MfaLink, problem: str) -> web.Response:
+def _retry_page(desk: MfaDesk, used: MfaLink, heading: str, problem: str) -> web.Response:
     """The outcome, and a fresh one-time form to try again with."""
     fresh = desk.links.issue(
         used.device, used.source, PromptReason.CODE_REJECTED, used.session_ends
     )
     token = desk.links.form_token(fresh.id)
-    title, text = describe(
-        PromptRequest(used.source, used.device, used.reason, used.session_ends, None)
-    )
     retry = _form(fresh, token, "Try again with the next code.") if token else ""
     return _page(
-        title,
-        f'<h1 class="bad" role="alert">{_e(problem)}</h1>{retry}',
+        f"stsd: {heading.lower()}",
+        f'<h1 class="bad" role="alert">{_e(heading)}</h1><p>{_e(problem)}</p>{retry}',
         status=200,
     )
 
 
 def _gone(state: LinkState, link: MfaLink | None) -> web.Response:
-    login = f"`stsd login {link.source}`" if link else "`stsd login`"
-    message = {
-        LinkState.USED: "This link was used already: each one takes one code.",
-        LinkState.EXPIRED: "This link has expired.",
-        LinkState.SETTLED: "Nothing to do: stsd got an MFA code another way.",
-    }.get(state, "No such link.")
+    heading, why = {
+        LinkState.USED: ("Link already used", "Each link takes one code."),
+        LinkState.EXPIRED: ("Link expired", "Links last a few minutes."),
+        LinkState.SETTLED: ("Nothing to do", "stsd got an MFA code another way."),
+    }.get(state, ("No such link", "This link is not one stsd gave out, or it is long gone."))
+    login = f"stsd login {link.source}" if link else "stsd login"
     status = 404 if state is LinkState.UNKNOWN else 410
     return _page(
-        "stsd: link not valid",
-        f'<h1 role="alert">{_e(message)}</h1>'
-        f"<p>The next prompt brings a new link; or run {_e(login)} in a terminal.</p>",
+        f"stsd: {heading.lower()}",
+        f'<h1 role="alert">{_e(heading)}</h1><p>{_e(why)} The next prompt brings a new '
+        f"link; or run <code>{_e(login)}</code> in a terminal.</p>",
         status,
     )
 

@@ -251,7 +251,7 @@ async def test_notification_action_opens_the_page_and_the_code_logs_in(
         page = await browser.new_page()
         again = await page.goto(url)
         assert again is not None and again.status == 410
-        assert "used already" in await page.locator("main").inner_text()
+        assert "already used" in await page.locator("main").inner_text()
         await page.close()
         logs = daemon.logs()
     finally:

@@ -13,7 +13,14 @@ from stsd.client.shells import detect_shell, render
 from stsd.client.terminal import offer_login
 from stsd.client.tokens import ensure_token
 
-__all__ = ["SHADOWING", "choose_profile", "daemon_address", "environment_for", "run"]
+__all__ = [
+    "SET_BY_ENV",
+    "SHADOWING",
+    "choose_profile",
+    "daemon_address",
+    "environment_for",
+    "run",
+]
 
 # Each of these wins over the container provider in some SDK's default chain.
 SHADOWING = (
@@ -26,6 +33,17 @@ SHADOWING = (
     "AWS_SECURITY_TOKEN",
     "AWS_WEB_IDENTITY_TOKEN_FILE",
     "AWS_ROLE_ARN",
+)
+# Everything environment_for may set: what `--unset` removes, whatever the profile. The
+# shadowing variables `stsd env` removed stay removed: putting credentials back into the
+# environment is not stsd's to do.
+SET_BY_ENV = (
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT",  # --imds; NO_PROXY keeps the loopback host it gained
 )
 _EXIT_CONFIG = 78
 
@@ -103,7 +121,19 @@ def warn_default_keys(files: AwsFiles) -> None:
         )
 
 
+def _print(
+    args: argparse.Namespace, env: Mapping[str, str], assign: dict[str, str], remove: list[str]
+) -> None:
+    if args.json:
+        print(json.dumps({"set": assign, "unset": remove}, indent=2))
+    else:
+        print(render(args.shell or detect_shell(env), assign, remove), end="")
+
+
 def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    if args.unset:
+        _print(args, env, {}, list(SET_BY_ENV))
+        return 0
     paths = Paths.from_env(env)
     try:
         settings = load_settings(paths.config_file)
@@ -118,10 +148,10 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     except UnsafeRuntimeDir as error:
         return fail(f"unsafe runtime directory: {error}")
     address, running = daemon_address(paths, settings)
-    if args.login and running and not args.unset:
+    if args.login and running:
         # Opt-in: the prompt and its outcome go to the terminal, never to stdout.
         offer_login(Control(paths.control_socket), profile)
-    if not running and not args.unset:
+    if not running:
         warn(
             "the stsd daemon is not running: these lines will work once it is "
             "(`stsd serve`, or `stsd service install` to start it at login)"
@@ -131,12 +161,6 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     assign, remove = environment_for(
         profile, address, token, paths, files, imds=args.imds, env_no_proxy=no_proxy
     )
-    if args.unset:
-        assign, remove = {}, list(dict.fromkeys([*assign, "AWS_CONTAINER_AUTHORIZATION_TOKEN"]))
-    else:
-        warn_default_keys(files)
-    if args.json:
-        print(json.dumps({"set": assign, "unset": remove}, indent=2))
-    else:
-        print(render(args.shell or detect_shell(env), assign, remove), end="")
+    warn_default_keys(files)
+    _print(args, env, assign, remove)
     return 0

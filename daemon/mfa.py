@@ -20,11 +20,12 @@ import contextlib
 import logging
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from stsd.daemon.broker import Prompt, PromptReason
+from stsd.daemon.config import Config
 from stsd.daemon.errors import MfaCodeRejected, PromptUnavailable, StsdError
-from stsd.daemon.mfa_links import LINK_LIFETIME, MfaLink, MfaLinks
+from stsd.daemon.mfa_links import MfaLink, MfaLinks
 from stsd.daemon.mfa_rules import MfaRules
 from stsd.daemon.model import Session, SourceProfile
 from stsd.daemon.prompts import (
@@ -65,22 +66,19 @@ class MfaDesk:
         store: object | None = None,
         clock: Callable[[], datetime] = _utcnow,
         platform: str = sys.platform,
-        link_lifetime: timedelta = LINK_LIFETIME,
         drivers: Sequence[type[MfaPrompt]] = DRIVERS,
     ) -> None:
-        config = service.config
         self._service = service
-        self._sources: Mapping[str, SourceProfile] = config.sources
+        self._env = env
+        self._store = store
+        self._platform = platform
+        self._drivers = drivers
         self._rules = MfaRules(clock)
-        self.links = MfaLinks(clock, link_lifetime)
-        self._chains: dict[str, list[MfaPrompt]] = {
-            name: resolve(
-                config.settings.mfa_drivers_for(name),
-                DriverContext(source=source, env=env, store=store, platform=platform),
-                drivers,
-            )
-            for name, source in config.sources.items()
-        }
+        self.links = MfaLinks(clock, service.config.settings.mfa_link_lifetime)
+        self._config: Config | None = None
+        self._sources: Mapping[str, SourceProfile] = {}
+        self._chains: dict[str, list[MfaPrompt]] = {}
+        self._follow_config()
         self._rounds: dict[str, asyncio.Task[None]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         # Per device, resolved once the round has a code or has reached the user:
@@ -90,10 +88,31 @@ class MfaDesk:
         self._accepted: dict[str, int] = {}  # codes accepted per device, to spot a race
         self.page_base: str | None = None  # http://127.0.0.1:PORT once the daemon listens
 
+    def _follow_config(self) -> None:
+        """Build the driver chains for the service's configuration, again after a reload
+        (a round already running keeps the chain it started with)."""
+        config = self._service.config
+        if config is self._config:
+            return
+        self._chains = {
+            name: resolve(
+                config.settings.mfa_drivers_for(name),
+                DriverContext(
+                    source=source, env=self._env, store=self._store, platform=self._platform
+                ),
+                self._drivers,
+            )
+            for name, source in config.sources.items()
+        }
+        self._sources = config.sources
+        self.links.lifetime = config.settings.mfa_link_lifetime
+        self._config = config
+
     # -- prompts ----------------------------------------------------------------------
 
     def announce(self, prompt: Prompt) -> None:
         """The broker wants a code for `prompt.source`: start a round, or join one."""
+        self._follow_config()
         source = self._sources[prompt.source]
         device = source.mfa_serial
         if prompt.reason is PromptReason.CODE_REJECTED:
@@ -128,6 +147,7 @@ class MfaDesk:
         A round gets one such wait: once it timed out, later requests don't wait (a
         dialog or a notification is up, or the command is slow).
         """
+        self._follow_config()
         device = self._sources[source].mfa_serial
         quick = self._quick.get(device)
         if quick is None:
@@ -181,7 +201,7 @@ class MfaDesk:
             session_ends=session_ends,
             mfa_page_url=self._page_url(self.issue_link(device, source, reason, session_ends)),
         )
-        for driver in self._chains[source]:
+        for driver in self._chains.get(source, []):
             why = driver.unavailable_reason()
             if why is not None:
                 self._say_once(source, driver.name, why)
@@ -262,6 +282,7 @@ class MfaDesk:
             MfaCodeRejected: STS refused it.
             StsdError: anything else (unknown source, STS unavailable, ...).
         """
+        self._follow_config()
         source = self._service.source_named(source_name)
         device = source.mfa_serial
         before = self._accepted.get(device, 0)

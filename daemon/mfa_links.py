@@ -73,6 +73,11 @@ class MfaLinks:
     def lifetime(self) -> timedelta:
         return self._lifetime
 
+    @lifetime.setter
+    def lifetime(self, lifetime: timedelta) -> None:
+        """For links issued from now on (a reload of config.toml)."""
+        self._lifetime = lifetime
+
     def issue(
         self, device: str, source: str, reason: PromptReason, session_ends: datetime | None
     ) -> MfaLink:

@@ -17,6 +17,7 @@ from typing import ClassVar
 
 from stsd.daemon.broker import PromptReason
 from stsd.daemon.errors import PromptUnavailable
+from stsd.daemon.opener import open_url_argv
 from stsd.daemon.prompts._dbus import (
     Notification,
     dbus_available,
@@ -24,6 +25,7 @@ from stsd.daemon.prompts._dbus import (
     show_and_wait,
 )
 from stsd.daemon.prompts._dialog import find_dialog, run_dialog
+from stsd.daemon.prompts._spawn import kill_one, start
 from stsd.daemon.prompts.base import DriverContext, PromptRequest, describe
 
 __all__ = ["DesktopPrompt"]
@@ -79,26 +81,30 @@ class DesktopPrompt:
         return None
 
     async def _open(self, link: str) -> None:
-        program = "open" if self._platform == "darwin" else "xdg-open"
+        # The platform's opener, or $STSD_OPEN_URL (the systemd unit's way out of its
+        # sandbox); the URL is one argument, no shell.
+        program, *args = open_url_argv(link, self._env, self._platform)
         opener = shutil.which(program, path=self._env.get("PATH") or os.defpath)
         if opener is None:
             log.warning("%s not found: can't open the MFA page; use `stsd login`", program)
             return
-        process = await asyncio.create_subprocess_exec(
-            opener,
-            link,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-            env=dict(self._env),
+        process = await start(
+            lambda: asyncio.create_subprocess_exec(
+                opener,
+                *args,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+                env=dict(self._env),
+            ),
+            kill_one,
         )
+        # Some openers stay with the browser they started: let it be, reap it later.
         waiting = asyncio.create_task(process.wait())
+        _openers.add(waiting)
+        waiting.add_done_callback(_openers.discard)
         done, _ = await asyncio.wait({waiting}, timeout=_OPENER_TIMEOUT_SECONDS)
-        if not done:
-            # Some openers stay with the browser they started: let it be, reap it later.
-            _openers.add(waiting)
-            waiting.add_done_callback(_openers.discard)
-        elif process.returncode:
+        if done and process.returncode:
             log.warning(
                 "%s exited with status %s: open the MFA page by hand",
                 program,

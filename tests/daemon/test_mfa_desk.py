@@ -11,7 +11,10 @@ import pyotp
 import pytest
 from mfa_support import ALICE, sts_emulator, two_sources_one_device
 
+from stsd.client.awsfiles import load_aws_files
+from stsd.client.settings import Settings
 from stsd.daemon.broker import Prompt, PromptReason
+from stsd.daemon.config import build_config
 from stsd.daemon.errors import MfaCodeRejected, NeedsMfa, PromptUnavailable
 from stsd.daemon.mfa import CodeRepeated, MfaDesk
 from stsd.daemon.prompts import DriverContext, MfaPrompt, PromptRequest
@@ -280,3 +283,29 @@ async def test_a_code_from_elsewhere_stops_the_round(
 
 def _request() -> PromptRequest:
     return PromptRequest("bastion", ALICE.mfa_serial, PromptReason.FIRST_LOGIN, None, None)
+
+
+async def test_a_reload_rebuilds_the_driver_chains(
+    service: CredentialService, emulator: EmbeddedEmulator, tmp_path: Path
+) -> None:
+    """config.toml reloaded with another driver order: the next round follows it."""
+    script = Script()
+
+    async def reach(request: PromptRequest) -> str | None:
+        return None
+
+    desk = desk_for(service, script.driver("mfa_process", reach), script.driver("terminal", reach))
+    desk.announce(Prompt("bastion", PromptReason.FIRST_LOGIN, None))
+    await until_rounds_end()
+    files = load_aws_files(
+        {
+            "HOME": str(tmp_path),
+            "AWS_CONFIG_FILE": str(tmp_path / "config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
+        }
+    )
+    settings = Settings(source_mfa_drivers={"bastion": ("terminal",)})
+    service.reload(build_config(files, settings))
+    desk.announce(Prompt("bastion", PromptReason.SESSION_EXPIRED, None))
+    await until_rounds_end()
+    assert [name for name, _ in script.asked] == ["mfa_process", "terminal"]

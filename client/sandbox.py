@@ -23,7 +23,7 @@ __all__ = ["DaemonProcess", "Sandbox", "clean_environment"]
 
 
 # The user's desktop: a sandboxed daemon must not pop prompts up on it.
-_DESKTOP = ("DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY")
+_DESKTOP = ("DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY", "STSD_OPEN_URL")
 
 
 def clean_environment(base: Mapping[str, str]) -> dict[str, str]:

@@ -5,12 +5,11 @@ import json
 from collections.abc import Mapping
 
 from stsd.client.awsfiles import AwsFiles, AwsFilesError, load_aws_files
-from stsd.client.control import Control, daemon_listening
+from stsd.client.liveness import daemon_listening
 from stsd.client.output import fail, warn
 from stsd.client.paths import Paths, UnsafeRuntimeDir, ensure_private_dir
 from stsd.client.settings import Settings, SettingsError, load_settings
 from stsd.client.shells import detect_shell, render
-from stsd.client.terminal import offer_login
 from stsd.client.tokens import ensure_token
 
 __all__ = [
@@ -149,7 +148,11 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         return fail(f"unsafe runtime directory: {error}")
     address, running = daemon_address(paths, settings)
     if args.login and running:
-        # Opt-in: the prompt and its outcome go to the terminal, never to stdout.
+        # Opt-in: the prompt and its outcome go to the terminal, never to stdout. Imported
+        # here: the control client's http.client would slow every other `stsd env`.
+        from stsd.client.control import Control
+        from stsd.client.terminal import offer_login
+
         offer_login(Control(paths.control_socket), profile)
     if not running:
         warn(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from stsd.client.control import daemon_listening
+from stsd.client.liveness import daemon_listening
 from stsd.client.paths import Paths
 from stsd.client.tokens import read_token
 

@@ -179,8 +179,10 @@ async def _run(config: Config, run: _Run) -> int:
     try:
         run.bound = await _open_endpoint(credentials_runner, run)
         set_own_hosts(credentials_app, *run.bound)
-        await _open_control(control_runner, run)
+        # The address first: whoever sees the control socket answer (wait_ready, stsd env)
+        # must find this daemon's address, not one a killed predecessor left behind.
         _write_atomic(paths.address_file, "{}:{}".format(*run.bound))
+        await _open_control(control_runner, run)
         log.info("serving %s", _describe(service.config, run))
         run.notifier.ready(f"Serving {_describe(service.config, run)}")
         background = asyncio.create_task(service.run_background(), name="background")

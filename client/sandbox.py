@@ -23,12 +23,12 @@ __all__ = ["DaemonProcess", "Sandbox", "clean_environment"]
 
 
 # The user's desktop: a sandboxed daemon must not pop prompts up on it.
-_DESKTOP = ("DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY", "STSD_OPEN_URL")
+_DESKTOP = ("DISPLAY", "WAYLAND_DISPLAY", "STSD_OPEN_URL")
 
 
 def clean_environment(base: Mapping[str, str]) -> dict[str, str]:
     """`base` without AWS_* and XDG_* variables (a sandbox sets its own), and without
-    the desktop's session bus and display."""
+    the desktop's display and URL opener."""
     return {
         k: v for k, v in base.items() if not k.startswith(("AWS_", "XDG_")) and k not in _DESKTOP
     }
@@ -44,7 +44,13 @@ class Sandbox:
 
     root: Path
     sts_endpoint: str | None = None
-    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. a private D-Bus session
+    # The user's own keyring is never touched: keyring's fail backend unless a test
+    # brings its own Secret Service (None: keyring looks on the session bus it is given).
+    keyring_backend: str | None = "keyring.backends.fail.Keyring"
+    # The user's own D-Bus is never reached either: only a bus a test started (it then
+    # stands in for both the session and the system bus).
+    dbus_address: str | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. PATH with stand-ins
 
     @property
     def env(self) -> dict[str, str]:
@@ -59,6 +65,15 @@ class Sandbox:
         )
         if self.sts_endpoint:
             env["AWS_ENDPOINT_URL_STS"] = self.sts_endpoint
+            env["AWS_ENDPOINT_URL_IAM"] = self.sts_endpoint  # the emulator speaks both
+        env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+        env.pop("DBUS_SYSTEM_BUS_ADDRESS", None)
+        if self.dbus_address:
+            env["DBUS_SESSION_BUS_ADDRESS"] = self.dbus_address
+            env["DBUS_SYSTEM_BUS_ADDRESS"] = self.dbus_address
+        env.pop("PYTHON_KEYRING_BACKEND", None)
+        if self.keyring_backend:
+            env["PYTHON_KEYRING_BACKEND"] = self.keyring_backend
         env.update(self.extra_env)
         return env
 

@@ -207,11 +207,27 @@ class MfaDesk:
                 self._say_once(source, driver.name, why)
                 continue
             self._said.pop((source, driver.name), None)
+            outcome = await self._ask_one(driver, request, device)
+            if outcome != "failed":
+                return outcome
+        log.warning(
+            "source %s: no MFA driver could ask for a code; run `stsd login %s`", source, source
+        )
+        return "nobody"
+
+    async def _ask_one(self, driver: MfaPrompt, request: PromptRequest, device: str) -> str:
+        """One driver: "accepted", "rejected", "reached", or "failed" (try the next).
+
+        A driver whose code went to STS already is asked once more: a TOTP generator
+        then waits for the next 30 s step instead of repeating this one.
+        """
+        source = request.source
+        for _ in range(2):
             try:
                 code = await driver.prompt(request)
             except PromptUnavailable as error:
                 log.warning("source %s: MFA driver %s failed: %s", source, driver.name, error)
-                continue
+                return "failed"
             except Exception as error:  # a driver's bug must not end the round
                 log.warning(
                     "source %s: MFA driver %s failed: %s: %s",
@@ -220,19 +236,19 @@ class MfaDesk:
                     type(error).__name__,
                     error,
                 )
-                continue
+                return "failed"
             if code is None:
                 log.info("source %s: MFA driver %s reached the user", source, driver.name)
                 self._resolve_quick(device, False)
                 return "reached"
             if not CODE_PATTERN.match(code):
                 log.warning("source %s: MFA driver %s gave no 6-digit code", source, driver.name)
-                continue
+                return "failed"
             try:
                 await self.submit(source, code)
             except CodeRepeated:
                 log.warning(
-                    "source %s: MFA driver %s gave a code that was used already",
+                    "source %s: MFA driver %s gave a code that went to STS already",
                     source,
                     driver.name,
                 )
@@ -243,13 +259,10 @@ class MfaDesk:
                 log.warning(
                     "source %s: the code from %s went nowhere: %s", source, driver.name, error
                 )
-                continue
+                return "failed"
             log.info("source %s: MFA code from driver %s accepted", source, driver.name)
             return "accepted"
-        log.warning(
-            "source %s: no MFA driver could ask for a code; run `stsd login %s`", source, source
-        )
-        return "nobody"
+        return "failed"
 
     def _say_once(self, source: str, driver: str, why: str) -> None:
         if self._said.get((source, driver)) != why:

@@ -23,6 +23,7 @@ from stsd.daemon.prompts.base import (
 from stsd.daemon.prompts.notify import DesktopPrompt
 from stsd.daemon.prompts.process import MfaProcessPrompt
 from stsd.daemon.prompts.terminal import TerminalPrompt
+from stsd.daemon.prompts.totp import TotpPrompt
 
 __all__ = [
     "CODE_PATTERN",
@@ -39,7 +40,7 @@ __all__ = [
 
 DRIVERS: list[type[MfaPrompt]] = [
     MfaProcessPrompt,
-    # The TOTP driver (a seed in the encrypted store, opt-in) goes here.
+    TotpPrompt,  # opt-in: a seed in the encrypted store
     DesktopPrompt,
     TerminalPrompt,
 ]

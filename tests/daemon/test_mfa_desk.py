@@ -18,7 +18,9 @@ from stsd.daemon.config import build_config
 from stsd.daemon.errors import MfaCodeRejected, NeedsMfa, PromptUnavailable
 from stsd.daemon.mfa import CodeRepeated, MfaDesk
 from stsd.daemon.prompts import DriverContext, MfaPrompt, PromptRequest
+from stsd.daemon.prompts.totp import TotpPrompt
 from stsd.daemon.service import CredentialService
+from stsd.daemon.vault import TotpSeed, open_vault
 from stsd.emulator.embedded import EmbeddedEmulator
 
 Answer = Callable[[PromptRequest], Awaitable[str | None]]
@@ -309,3 +311,21 @@ async def test_a_reload_rebuilds_the_driver_chains(
     desk.announce(Prompt("bastion", PromptReason.SESSION_EXPIRED, None))
     await until_rounds_end()
     assert [name for name, _ in script.asked] == ["mfa_process", "terminal"]
+
+
+async def test_a_stored_totp_seed_answers_the_first_request(
+    service: CredentialService, emulator: EmbeddedEmulator, background: None, tmp_path: Path
+) -> None:
+    """The registry builds the TOTP driver from the daemon's encrypted store: with a
+    seed stored for `bastion`, the first request is served without `stsd login`; for
+    `bastion-b`, which has none, the driver says so and is skipped."""
+    vault = open_vault(tmp_path / "state", "file")
+    vault.put_seed("bastion", TotpSeed(ALICE.totp_seed))
+    desk = MfaDesk(service, {}, store=vault, drivers=[TotpPrompt])
+    service.attach_prompts(desk)
+    creds = await service.credentials("readonly")
+    assert creds.assumed_role_arn.endswith("/ReadOnly/alice")
+    other = TotpPrompt.create(DriverContext(service.config.sources["bastion-b"], {}, vault))
+    assert other.unavailable_reason() == (
+        "no TOTP seed for bastion-b in the encrypted store (opt-in: `stsd mfa totp add bastion-b`)"
+    )

@@ -49,7 +49,7 @@ def test_names_are_unique_config_words() -> None:
     names = driver_names()
     assert len(names) == len(set(names))
     assert all(re.fullmatch(r"[a-z][a-z_]*", name) for name in names)
-    assert names[0] == "mfa_process" and names[-1] == "terminal", "DESIGN's default order"
+    assert names == ["mfa_process", "totp", "notify", "terminal"], "DESIGN's default order"
 
 
 def test_an_unknown_name_lists_the_available_drivers() -> None:
@@ -88,12 +88,14 @@ async def test_asked_anyway_it_fails_cleanly_or_reaches_the_user(
     returns None or a 6-digit code. Never another exception, never a secret in logs."""
     caplog.set_level(logging.DEBUG)
     driver = driver_class.create(BARE)
+    unavailable = driver.unavailable_reason() is not None
     try:
         answer = await asyncio.wait_for(driver.prompt(REQUEST), 10)
     except PromptUnavailable as error:
-        assert driver.unavailable_reason() is not None, "it said it could run"
+        assert unavailable, "it said it could run"
         assert SECRET not in error.message
     else:
+        assert not unavailable, "None would mean it reached the user; it can't run here"
         assert answer is None or re.fullmatch(r"[0-9]{6}", answer)
     assert SECRET not in caplog.text
 

@@ -161,10 +161,8 @@ def desktop(sandbox: Sandbox, session_bus: str, opened: Path) -> Sandbox:
     opener = bin_dir / "xdg-open"
     opener.write_text(f'#!/bin/sh\nprintf "%s\\n" "$1" >> {opened}\n', encoding="utf-8")
     opener.chmod(0o755)
-    sandbox.extra_env.update(
-        DBUS_SESSION_BUS_ADDRESS=session_bus,
-        PATH=f"{bin_dir}:{os.environ['PATH']}",
-    )
+    sandbox.dbus_address = session_bus
+    sandbox.extra_env["PATH"] = f"{bin_dir}:{os.environ['PATH']}"
     return sandbox
 
 

@@ -56,6 +56,9 @@ def configure_logging(level: str, stream: TextIO, env: Mapping[str, str]) -> Non
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # botocore and urllib3 log request parameters and bodies at DEBUG: MFA codes, keys.
+    for chatty in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     # aiohttp's access log goes through our AccessLogger, which never prints headers.
     logging.getLogger("aiohttp.access").setLevel(
         logging.INFO if level.upper() == "DEBUG" else logging.WARNING

@@ -22,6 +22,7 @@ from stsd.daemon.model import RoleCredentials
 from stsd.daemon.service import CredentialService
 
 __all__ = [
+    "OWN_HOSTS",
     "SERVICE",
     "AccessLogger",
     "TokenCheck",
@@ -164,9 +165,10 @@ class AccessLogger(AbstractAccessLogger):
     """Method, path, status and duration: never headers (they carry the token)."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        self.logger.info(
-            "%s %s %s %.1fms", request.method, request.path, response.status, time * 1000
-        )
+        path = request.path
+        if path.startswith("/mfa/"):
+            path = "/mfa/…"  # the one-time id is a capability: keep it out of logs
+        self.logger.info("%s %s %s %.1fms", request.method, path, response.status, time * 1000)
 
     @property
     def enabled(self) -> bool:

@@ -79,9 +79,7 @@ def caller_arn(env: Mapping[str, str]) -> str:
 def kill_hard(daemon: DaemonProcess) -> None:
     """`kill -9` the daemon: no shutdown code runs, what is on disk is all there is.
 
-    The killed daemon leaves its address file behind, and a new one rewrites it only
-    after its control socket answers: remove it, or `wait_ready` could read the old one.
+    It leaves its address file and control socket behind, as a crash does.
     """
     daemon.process.send_signal(signal.SIGKILL)
     daemon.process.wait(10)
-    daemon.sandbox.paths.address_file.unlink(missing_ok=True)

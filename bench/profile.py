@@ -32,8 +32,8 @@ def summarise(collapsed: str, top: int = 25) -> str:
             continue
         count = int(count_text)
         frames = stack.split(";")
-        if frames[-1].startswith("_worker ("):
-            continue  # an idle executor thread waiting for work, not the request path
+        if not frames[0].startswith("_run_module_as_main"):
+            continue  # other threads (executor, audit writer): mostly waiting on a queue
         total += count
         own[_short(frames[-1])] += count
         for frame in set(frames):

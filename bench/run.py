@@ -33,6 +33,7 @@ from bench.week import economy_rows
 __all__ = ["SECTIONS", "main"]
 
 SECTIONS = ("day", "economy", "sdk", "cli", "endpoint", "coldstart", "loop")
+_TITLES = {"coldstart": "cold start", "loop": "event loop"}  # as the rows name them
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -87,11 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             rows.extend(work())
         except NotAvailable as error:
-            rows.append(missing(name, "everything", str(error)))
+            rows.append(missing(_TITLES.get(name, name), "everything", str(error)))
         except Exception as error:  # a broken benchmark must not hide the others
             failed.append(name)
             traceback.print_exc()
-            rows.append(missing(name, "everything", f"failed: {error}"))
+            rows.append(missing(_TITLES.get(name, name), "everything", f"failed: {error}"))
         print(f"bench: {name} took {time.monotonic() - began:.0f} s", file=sys.stderr)
 
     png = args.png or args.out / f"day-{stamp}.png"

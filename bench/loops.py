@@ -1,19 +1,17 @@
-"""What uvloop would bring: the bare aiohttp server on uvloop and on asyncio's loop.
+"""uvloop or asyncio's own loop: the same daemon on each, in the same run.
 
-stsd runs on asyncio's own loop. uvloop is adopted only if it measures better; the
-bare server is the upper bound of what it can do for an aiohttp server serving these
-bytes, in the same run, alternating rounds. (stsd itself on uvloop, measured once with
-a temporary switch, is in docs/benchmarks.md.)
+`stsd serve --event-loop uvloop` is opt-in (the `uvloop` extra). This section keeps the
+evidence current: a second daemon, logged in to its own emulator, runs on uvloop beside
+the rig's daemon on asyncio; both share the server core and wrk alternates between
+them. Ratios above 1 (throughput) and below 1 (CPU, latency) favour uvloop.
 """
 
-import contextlib
 import importlib.util
 
 from bench.load import wrk_path
 from bench.model import Figure, Row, missing
-from bench.rig import PROFILE, Rig
+from bench.rig import Rig, open_rig
 from bench.rounds import Target, alternate
-from bench.servers import bare_server
 from bench.stats import median, paired_ratio
 
 __all__ = ["loop_rows"]
@@ -25,15 +23,11 @@ def loop_rows(rig: Rig, rounds: int, seconds: float) -> list[Row]:
     if importlib.util.find_spec("uvloop") is None:
         return [missing(SECTION, "uvloop vs asyncio", "needs uvloop (pip install '.[bench]')")]
     wrk_path()
-    status, body = rig.fetch()
-    if status != 200:
-        raise RuntimeError(f"stsd answered {status}, not credentials")
-    token = rig.daemon.token
-    with contextlib.ExitStack() as stack:
-        targets = {}
-        for loop in ("uvloop", "asyncio"):
-            bare = stack.enter_context(bare_server(body, token, rig.cores.server, loop))
-            targets[loop] = Target(bare.url(PROFILE), token, bare.pid)
+    with open_rig("uvloop") as uv_rig:
+        targets = {
+            name: Target(r.url, r.daemon.token, r.daemon.process.pid)
+            for name, r in (("uvloop", uv_rig), ("asyncio", rig))
+        }
         measured = alternate(targets, rounds, seconds, 50, rig.cores.load)
     uv, aio = measured["uvloop"], measured["asyncio"]
     rows = []
@@ -45,9 +39,9 @@ def loop_rows(rig: Rig, rounds: int, seconds: float) -> list[Row]:
         rows.append(
             Row(
                 SECTION,
-                f"bare server on uvloop: {label}",
+                f"stsd --event-loop uvloop: {label}",
                 Figure(median(ours), unit, tuple(ours)),
-                "bare server on asyncio",
+                "stsd on asyncio",
                 Figure(median(theirs), unit, tuple(theirs)),
                 paired_ratio(ours, theirs),
                 "uvloop/asyncio",

@@ -62,6 +62,7 @@ class Rig:
     sandbox: Sandbox
     daemon: DaemonProcess
     cores: Cores
+    event_loop: str = "asyncio"
 
     @property
     def url(self) -> str:
@@ -107,13 +108,17 @@ class Rig:
     def restart_daemon(self, listen: str) -> DaemonProcess:
         """Stop the daemon and start another in the same home (state survives on disk)."""
         self.daemon.stop()
-        self.daemon = self.sandbox.start_daemon(["--listen", listen])
+        self.daemon = self.sandbox.start_daemon(_serve_args(listen, self.event_loop))
         pin(self.daemon.process.pid, self.cores.server)
         return self.daemon
 
 
+def _serve_args(listen: str, event_loop: str) -> list[str]:
+    return ["--listen", listen, "--event-loop", event_loop]
+
+
 @contextlib.contextmanager
-def open_rig() -> Iterator[Rig]:
+def open_rig(event_loop: str = "asyncio") -> Iterator[Rig]:
     """An emulator, a sandbox and a daemon that has an MFA session and role credentials."""
     root = Path(tempfile.mkdtemp(prefix="stsd-b-"))
     try:
@@ -121,8 +126,8 @@ def open_rig() -> Iterator[Rig]:
             sandbox = Sandbox(root, sts_endpoint=emulator.url)
             sandbox.write_aws_files(*demo_aws_files(DEMO_CONFIG))
             where = cores()
-            daemon = sandbox.start_daemon(["--listen", "127.0.0.1:0"])
-            rig = Rig(emulator, sandbox, daemon, where)
+            daemon = sandbox.start_daemon(_serve_args("127.0.0.1:0", event_loop))
+            rig = Rig(emulator, sandbox, daemon, where, event_loop)
             try:
                 pin(daemon.process.pid, where.server)
                 daemon.wait_ready()

@@ -59,6 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="default: info (lines to stderr: timestamped, or with syslog priorities when "
         "stderr is systemd's journal)",
     )
+    serve.add_argument(
+        "--event-loop",
+        default="asyncio",
+        choices=["asyncio", "uvloop"],
+        help="uvloop: a tenth less CPU per request; needs pip install 'stsd[uvloop]' "
+        "(default: asyncio's own loop)",
+    )
 
     login = commands.add_parser(
         "login",

@@ -12,4 +12,4 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from stsd.daemon.main import serve
 
     config = Path(args.config) if args.config else None
-    return serve(args.listen, config, args.log_level)
+    return serve(args.listen, config, args.log_level, args.event_loop)

@@ -34,6 +34,7 @@ from stsd.daemon.activation import InheritedSockets
 from stsd.daemon.config import Config, load_config
 from stsd.daemon.control_api import create_control_app
 from stsd.daemon.errors import ConfigError, StsdError
+from stsd.daemon.eventloop import check_loop, run_on
 from stsd.daemon.iam import Iam
 from stsd.daemon.imds import add_imds_routes
 from stsd.daemon.instance import AlreadyRunning, InstanceLock
@@ -81,7 +82,9 @@ class _Run:
     vault: Vault | None = None  # the encrypted store; keys in it win over the AWS files
 
 
-def serve(listen: str | None, config_file: Path | None, log_level: str) -> int:
+def serve(
+    listen: str | None, config_file: Path | None, log_level: str, event_loop: str = "asyncio"
+) -> int:
     """Run the daemon in the foreground; returns the process exit code."""
     configure_logging(log_level, sys.stderr, os.environ)
     notifier = Notifier.from_environ()
@@ -99,6 +102,7 @@ def serve(listen: str | None, config_file: Path | None, log_level: str) -> int:
         vault = _open_vault(paths, settings_file)
         config = load()
         address = parse_listen(listen or config.settings.listen)
+        check_loop(event_loop)
     except StsdError as error:
         return _fail(error.message, error.exit_code)
     except ValueError as error:
@@ -126,7 +130,8 @@ def serve(listen: str | None, config_file: Path | None, log_level: str) -> int:
         with InstanceLock(paths) as lock:
             if inherited.control is None:
                 lock.remove_stale_socket()
-            return asyncio.run(_run(config, run))
+            log.debug("event loop: %s", event_loop)
+            return run_on(event_loop, lambda: _run(config, run))
     except AlreadyRunning as error:
         return _fail(str(error), EXIT_START_FAILED)
     except StsdError as error:

@@ -3,6 +3,7 @@
 import argparse
 import json
 from collections.abc import Mapping
+from pathlib import Path
 
 from stsd.client.awsfiles import AwsFiles, AwsFilesError, load_aws_files
 from stsd.client.control import daemon_listening
@@ -12,7 +13,15 @@ from stsd.client.settings import Settings, SettingsError, load_settings
 from stsd.client.shells import detect_shell, render
 from stsd.client.tokens import ensure_token
 
-__all__ = ["SHADOWING", "choose_profile", "daemon_address", "environment_for", "run"]
+__all__ = [
+    "SHADOWING",
+    "ProfileError",
+    "choose_profile",
+    "daemon_address",
+    "default_keys_warning",
+    "environment_for",
+    "run",
+]
 
 # Each of these wins over the container provider in some SDK's default chain.
 SHADOWING = (
@@ -59,12 +68,20 @@ def daemon_address(paths: Paths, settings: Settings) -> tuple[str, bool]:
 
 
 def environment_for(
-    profile: str, address: str, token: str | None, paths: Paths, files: AwsFiles
+    profile: str,
+    address: str,
+    token: str | None,
+    paths: Paths,
+    files: AwsFiles,
+    token_file: Path | None = None,
 ) -> tuple[dict[str, str], list[str]]:
-    """What to set and what to unset so SDKs fetch `profile` from the daemon."""
+    """What to set and what to unset so SDKs fetch `profile` from the daemon.
+
+    `token_file` is the file holding `token` (default: the default token's file).
+    """
     assign = {
         "AWS_CONTAINER_CREDENTIALS_FULL_URI": f"http://{address}/credentials/{profile}",
-        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": str(paths.token_file),
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": str(token_file or paths.token_file),
     }
     remove = list(SHADOWING)
     if token is not None:
@@ -79,13 +96,21 @@ def environment_for(
     return assign, remove
 
 
+def default_keys_warning(files: AwsFiles) -> str | None:
+    """What to tell the user when `[default]` keys would shadow stsd, else None."""
+    if not files.default_keys_in_credentials_file():
+        return None
+    return (
+        f"[default] in {files.credentials_path} holds access keys; boto3 and the AWS CLI "
+        "read them before asking stsd, so they would not use stsd at all. Move them "
+        "into stsd's store with `stsd keys import default`, or out of [default]."
+    )
+
+
 def warn_default_keys(files: AwsFiles) -> None:
-    if files.default_keys_in_credentials_file():
-        warn(
-            f"[default] in {files.credentials_path} holds access keys; boto3 and the AWS CLI "
-            "read them before asking stsd, so they would not use stsd at all. Move them "
-            "into stsd's store with `stsd keys import default`, or out of [default]."
-        )
+    message = default_keys_warning(files)
+    if message is not None:
+        warn(message)
 
 
 def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:

@@ -14,6 +14,9 @@ Every key is optional:
 
     [console]                          # `stsd console`
     signin_url = "https://signin.aws.amazon.com/federation"   # other partitions differ
+
+    [exec]                             # `stsd exec`
+    lease_seconds = 15                 # a killed `stsd exec`'s token dies within this
 """
 
 import ipaddress
@@ -52,6 +55,7 @@ class Settings:
     hard_floor: timedelta = timedelta(minutes=5)
     active_window: timedelta = timedelta(hours=12)
     signin_url: str = DEFAULT_SIGNIN_URL
+    exec_lease: timedelta = timedelta(seconds=15)
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -93,6 +97,7 @@ def load_settings(path: Path) -> Settings:
     reader = _Reader(path, raw)
     refresh = _Reader(path, reader.table("refresh"), prefix="refresh.")
     console = _Reader(path, reader.table("console"), prefix="console.")
+    exec_ = _Reader(path, reader.table("exec"), prefix="exec.")
     defaults = Settings()
     listen = reader.string("listen") or defaults.listen
     try:
@@ -110,10 +115,11 @@ def load_settings(path: Path) -> Settings:
         active_window=refresh.seconds("active_window_seconds", 60, 7 * 86400)
         or defaults.active_window,
         signin_url=console.string("signin_url") or defaults.signin_url,
+        exec_lease=exec_.seconds("lease_seconds", 1, 300) or defaults.exec_lease,
     )
     if not settings.signin_url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
         raise SettingsError(f"{path}: console.signin_url must be an https:// URL")
-    for table in (reader, refresh, console):
+    for table in (reader, refresh, console, exec_):
         table.reject_unknown()
     if not settings.hard_floor < settings.floor < settings.trigger:
         raise SettingsError(

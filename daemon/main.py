@@ -19,12 +19,13 @@ from stsd.daemon.control_api import create_control_app
 from stsd.daemon.errors import ConfigError, StsdError
 from stsd.daemon.server import (
     AccessLogger,
-    TokenCheck,
     create_credentials_app,
     set_own_hosts,
 )
 from stsd.daemon.service import CredentialService
 from stsd.daemon.sts import Sts
+from stsd.daemon.token_api import add_token_routes
+from stsd.daemon.tokens import TokenRegistry
 
 __all__ = ["serve"]
 
@@ -82,12 +83,15 @@ def _configure_logging(level: str) -> None:
 async def _run(config: Config, paths: Paths, address: tuple[str, int]) -> int:
     host, port = address
     service = CredentialService(config, Sts())
-    tokens = TokenCheck(ensure_token(paths.token_file))
+    lease_seconds = config.settings.exec_lease.total_seconds()
+    tokens = TokenRegistry(ensure_token(paths.token_file), lease_seconds)
     credentials_app = create_credentials_app(service, tokens)
     credentials_runner = web.AppRunner(
         credentials_app, access_log_class=AccessLogger, handle_signals=False
     )
-    control_runner = web.AppRunner(create_control_app(service), handle_signals=False)
+    control_app = create_control_app(service)
+    add_token_routes(control_app, tokens, paths.token_file)
+    control_runner = web.AppRunner(control_app, handle_signals=False)
     await credentials_runner.setup()
     await control_runner.setup()
     try:

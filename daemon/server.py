@@ -7,7 +7,6 @@ errors as `{"code","message","Code","Message"}` with Content-Type exactly
 `application/json` (the Go SDK parses the body only then).
 """
 
-import hmac
 import json
 import logging
 from typing import Any
@@ -19,11 +18,12 @@ from aiohttp.typedefs import Handler
 from stsd.daemon.errors import StsdError
 from stsd.daemon.model import RoleCredentials
 from stsd.daemon.service import CredentialService
+from stsd.daemon.tokens import TokenRegistry
 
 __all__ = [
     "SERVICE",
+    "TOKENS",
     "AccessLogger",
-    "TokenCheck",
     "create_credentials_app",
     "json_error",
     "json_errors",
@@ -40,20 +40,7 @@ OWN_HOSTS = web.AppKey("own_hosts", set[str])
 _REFUSED_HEADERS = ("X-Forwarded-For", "Forwarded", "Origin")
 
 
-class TokenCheck:
-    """Holds the accepted tokens and compares in constant time."""
-
-    def __init__(self, default_token: str) -> None:
-        self._default = default_token.encode()
-
-    def valid(self, presented: str) -> bool:
-        return hmac.compare_digest(presented.encode(), self._default)
-
-    def replace_default(self, token: str) -> None:
-        self._default = token.encode()
-
-
-TOKENS = web.AppKey("tokens", TokenCheck)
+TOKENS = web.AppKey("tokens", TokenRegistry)
 
 
 def json_error(status: int, code: str, message: str) -> web.Response:
@@ -105,12 +92,19 @@ async def _credentials(request: web.Request) -> web.Response:
             "MissingToken",
             'no Authorization header: point the SDK at stsd with `eval "$(stsd env)"`',
         )
-    if not request.app[TOKENS].valid(token):
+    grant = request.app[TOKENS].lookup(token)
+    if grant is None:
         return json_error(
             403, "InvalidToken", 'wrong authorization token: run `eval "$(stsd env)"` again'
         )
     service = request.app[SERVICE]
     profile = request.match_info["profile"]
+    if not grant.allows(profile):
+        return json_error(
+            403,
+            "ProfileNotAllowed",
+            f"this token ({grant.label}) is for profile {grant.profile} only",
+        )
     if not service.knows(profile):
         known = ", ".join(sorted(service.config.roles)) or "none"
         return json_error(
@@ -147,7 +141,7 @@ def set_own_hosts(app: web.Application, host: str, port: int) -> None:
     app[OWN_HOSTS].update(hosts)
 
 
-def create_credentials_app(service: CredentialService, tokens: TokenCheck) -> web.Application:
+def create_credentials_app(service: CredentialService, tokens: TokenRegistry) -> web.Application:
     app = web.Application(middlewares=[json_errors], client_max_size=4096)
     app[SERVICE] = service
     app[TOKENS] = tokens

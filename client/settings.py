@@ -17,6 +17,10 @@ Every key is optional:
 
     [exec]                             # `stsd exec`
     lease_seconds = 15                 # a killed `stsd exec`'s token dies within this
+
+    [endpoint]                         # the credentials endpoint's limits
+    max_connections = 128              # beyond it, the longest idle connection is closed
+    connection_timeout_seconds = 10    # a whole request must arrive within this
 """
 
 import ipaddress
@@ -56,6 +60,8 @@ class Settings:
     active_window: timedelta = timedelta(hours=12)
     signin_url: str = DEFAULT_SIGNIN_URL
     exec_lease: timedelta = timedelta(seconds=15)
+    max_connections: int = 128
+    connection_timeout: timedelta = timedelta(seconds=10)
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -98,6 +104,7 @@ def load_settings(path: Path) -> Settings:
     refresh = _Reader(path, reader.table("refresh"), prefix="refresh.")
     console = _Reader(path, reader.table("console"), prefix="console.")
     exec_ = _Reader(path, reader.table("exec"), prefix="exec.")
+    endpoint = _Reader(path, reader.table("endpoint"), prefix="endpoint.")
     defaults = Settings()
     listen = reader.string("listen") or defaults.listen
     try:
@@ -116,10 +123,13 @@ def load_settings(path: Path) -> Settings:
         or defaults.active_window,
         signin_url=console.string("signin_url") or defaults.signin_url,
         exec_lease=exec_.seconds("lease_seconds", 1, 300) or defaults.exec_lease,
+        max_connections=endpoint.integer("max_connections", 4, 65536) or defaults.max_connections,
+        connection_timeout=endpoint.seconds("connection_timeout_seconds", 1, 300)
+        or defaults.connection_timeout,
     )
     if not settings.signin_url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
         raise SettingsError(f"{path}: console.signin_url must be an https:// URL")
-    for table in (reader, refresh, console, exec_):
+    for table in (reader, refresh, console, exec_, endpoint):
         table.reject_unknown()
     if not settings.hard_floor < settings.floor < settings.trigger:
         raise SettingsError(
@@ -154,15 +164,19 @@ class _Reader:
         return value
 
     def seconds(self, key: str, low: int, high: int) -> timedelta | None:
+        value = self.integer(key, low, high, "of seconds ")
+        return None if value is None else timedelta(seconds=value)
+
+    def integer(self, key: str, low: int, high: int, unit: str = "") -> int | None:
         value = self._get(key)
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise SettingsError(
-                f"{self._path}: {self._prefix}{key} must be a whole number of seconds "
+                f"{self._path}: {self._prefix}{key} must be a whole number {unit}"
                 f"from {low} to {high}"
             )
-        return timedelta(seconds=value)
+        return value
 
     def reject_unknown(self) -> None:
         unknown = sorted(set(self._table) - self._known)

@@ -14,9 +14,11 @@ from aiohttp import web
 from stsd.client.paths import Paths, UnsafeRuntimeDir, ensure_private_dir
 from stsd.client.settings import parse_listen
 from stsd.client.tokens import ensure_token
+from stsd.daemon.audit import AuditLog
 from stsd.daemon.config import Config, load_config
 from stsd.daemon.control_api import create_control_app
 from stsd.daemon.errors import ConfigError, StsdError
+from stsd.daemon.guard import ConnectionGuard, GuardedTCPSite
 from stsd.daemon.server import (
     AccessLogger,
     create_credentials_app,
@@ -32,6 +34,8 @@ __all__ = ["serve"]
 log = logging.getLogger("stsd.daemon")
 
 EXIT_START_FAILED = 1
+_MAX_LINE_BYTES = 4096
+_CHATTY_LIBRARIES = ("botocore", "boto3", "urllib3", "s3transfer")
 
 
 def serve(listen: str | None, config_file: Path | None, log_level: str) -> int:
@@ -78,6 +82,10 @@ def _configure_logging(level: str) -> None:
     logging.getLogger("aiohttp.access").setLevel(
         logging.INFO if level.upper() == "DEBUG" else logging.WARNING
     )
+    # At DEBUG botocore and urllib3 log whole requests and responses: the MFA code, the
+    # signature, every key and session token STS returns. Never below INFO.
+    for name in _CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level.upper())))
 
 
 async def _run(config: Config, paths: Paths, address: tuple[str, int]) -> int:
@@ -85,9 +93,24 @@ async def _run(config: Config, paths: Paths, address: tuple[str, int]) -> int:
     service = CredentialService(config, Sts())
     lease_seconds = config.settings.exec_lease.total_seconds()
     tokens = TokenRegistry(ensure_token(paths.token_file), lease_seconds)
-    credentials_app = create_credentials_app(service, tokens)
+    settings = config.settings
+    audit = AuditLog(paths.state_dir / "audit.log")
+    audit.start()
+    guard = ConnectionGuard(
+        settings.max_connections,
+        settings.connection_timeout.total_seconds(),
+        on_open=audit.connection_opened,
+    )
+    credentials_app = create_credentials_app(service, tokens, audit, [guard.middleware])
     credentials_runner = web.AppRunner(
-        credentials_app, access_log_class=AccessLogger, handle_signals=False
+        credentials_app,
+        access_log_class=AccessLogger,
+        handle_signals=False,
+        # SDK requests are a line and a few short headers, without a body.
+        max_line_size=_MAX_LINE_BYTES,
+        max_field_size=_MAX_LINE_BYTES,
+        lingering_time=0,  # an unread body closes the connection instead of draining it
+        keepalive_timeout=settings.connection_timeout.total_seconds(),
     )
     control_app = create_control_app(service)
     add_token_routes(control_app, tokens, paths.token_file)
@@ -95,7 +118,7 @@ async def _run(config: Config, paths: Paths, address: tuple[str, int]) -> int:
     await credentials_runner.setup()
     await control_runner.setup()
     try:
-        site = web.TCPSite(credentials_runner, host, port)
+        site = GuardedTCPSite(credentials_runner, host, port, guard)
         try:
             await site.start()
         except OSError as error:
@@ -124,6 +147,7 @@ async def _run(config: Config, paths: Paths, address: tuple[str, int]) -> int:
         await credentials_runner.cleanup()
         await control_runner.cleanup()
         await service.close()
+        audit.close()
         for leftover in (paths.address_file, paths.control_socket):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()

@@ -116,6 +116,7 @@ def _on_a_terminal(mode: str) -> tuple["subprocess.Popen[bytes]", int]:
 
 
 def _read_until(master: int, text: bytes, timeout: float = 20) -> bytes:
+    """What the terminal shows until `text` (or the end: then `text` may be missing)."""
     seen = b""
     deadline = time.monotonic() + timeout
     while text not in seen:
@@ -135,7 +136,7 @@ def test_ctrl_c_on_the_terminal_reaches_the_command_once(mode: str) -> None:
     try:
         _read_until(master, b"ready")
         os.write(master, b"\x03")
-        assert b"interrupts 1" in _read_until(master, b"interrupts")
+        assert b"interrupts 1\r\n" in _read_until(master, b"interrupts 1\r\n")
         assert process.wait(30) == 1
     finally:
         os.close(master)
@@ -152,7 +153,7 @@ def test_a_signal_sent_to_stsd_exec_alone_is_forwarded_on_a_terminal_too() -> No
     try:
         _read_until(master, b"ready")
         process.send_signal(signal.SIGINT)
-        assert b"interrupts 1" in _read_until(master, b"interrupts")
+        assert b"interrupts 1\r\n" in _read_until(master, b"interrupts 1\r\n")
         assert process.wait(30) == 1
     finally:
         os.close(master)

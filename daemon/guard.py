@@ -1,0 +1,206 @@
+"""Keep the endpoint answering while clients misbehave: a cap on connections and a
+deadline for each request to arrive.
+
+Any local user can open TCP connections to 127.0.0.1. A connection must deliver a
+whole request within `timeout` of opening, and the next one within `timeout` of the
+last response; otherwise it is closed, whether it sent nothing or dribbles a byte at a
+time. At `max_connections`, a new connection pushes out the one that has been idle (or
+dribbling) longest, so held connections never lock SDKs out; a connection whose request
+is being handled is never pushed out (handling takes at most 0.8 s).
+
+The guard sits between asyncio and aiohttp's protocol, so it sees connections before
+aiohttp does; its middleware tells it when a request starts and ends.
+"""
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from stsd.daemon.peer import Address, address_of
+
+__all__ = ["ConnectionGuard", "GuardedTCPSite"]
+
+log = logging.getLogger(__name__)
+
+_WARN_EVERY_SECONDS = 60.0
+
+
+@dataclass(slots=True, eq=False)
+class _Connection:
+    transport: asyncio.Transport
+    busy: int = 0
+    timer: asyncio.TimerHandle | None = field(default=None, repr=False)
+
+
+OpenHook = Callable[[Address | None, Address | None], None]
+
+
+class ConnectionGuard:
+    """`on_open(peer, local)` hears of every connection let in (the audit log's cue)."""
+
+    def __init__(
+        self, max_connections: int, timeout: float, on_open: OpenHook | None = None
+    ) -> None:
+        self._max = max_connections
+        self._timeout = timeout
+        self._on_open = on_open
+        # Least recently active first: the order eviction follows.
+        self._open: OrderedDict[asyncio.BaseTransport, _Connection] = OrderedDict()
+        self._last_warning = 0.0
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._open)
+
+    def protocol_factory(
+        self, factory: Callable[[], asyncio.BaseProtocol]
+    ) -> Callable[[], asyncio.Protocol]:
+        """Wrap aiohttp's protocol factory so every connection passes through the guard."""
+
+        def make() -> asyncio.Protocol:
+            inner = factory()
+            assert isinstance(inner, asyncio.Protocol)  # noqa: S101 - aiohttp's is one
+            return _GuardedProtocol(inner, self)
+
+        return make
+
+    @property
+    def middleware(self) -> Middleware:
+        @web.middleware
+        async def track(request: web.Request, handler: Handler) -> web.StreamResponse:
+            connection = self._open.get(request.transport) if request.transport else None
+            if connection is not None:
+                self._started(connection)
+            try:
+                return await handler(request)
+            finally:
+                if connection is not None:
+                    self._finished(connection)
+
+        return track
+
+    # -- connection events ------------------------------------------------------------
+
+    def _opened(self, transport: asyncio.Transport) -> None:
+        if len(self._open) >= self._max and not self._evict_one():
+            self._warn("all %d connections are busy; refusing a new one", self._max)
+            transport.abort()
+            return
+        connection = _Connection(transport)
+        self._open[transport] = connection
+        self._arm(connection)
+        if self._on_open is not None:
+            self._on_open(
+                address_of(transport.get_extra_info("peername")),
+                address_of(transport.get_extra_info("sockname")),
+            )
+
+    def _closed(self, transport: asyncio.BaseTransport) -> None:
+        connection = self._open.pop(transport, None)
+        if connection is not None and connection.timer is not None:
+            connection.timer.cancel()
+
+    def _started(self, connection: _Connection) -> None:
+        connection.busy += 1
+        if connection.timer is not None:
+            connection.timer.cancel()
+            connection.timer = None
+
+    def _finished(self, connection: _Connection) -> None:
+        connection.busy -= 1
+        if connection.busy == 0 and connection.transport in self._open:
+            self._open.move_to_end(connection.transport)
+            self._arm(connection)
+
+    def _arm(self, connection: _Connection) -> None:
+        loop = asyncio.get_running_loop()
+        connection.timer = loop.call_later(self._timeout, self._expire, connection)
+
+    def _expire(self, connection: _Connection) -> None:
+        connection.timer = None
+        if connection.busy == 0:
+            log.debug("closing a connection that sent no request in %.0f s", self._timeout)
+            self._drop(connection)
+
+    def _evict_one(self) -> bool:
+        for connection in self._open.values():
+            if connection.busy == 0:
+                self._warn("%d connections open: closing the longest idle", self._max)
+                self._drop(connection)
+                return True
+        return False
+
+    def _drop(self, connection: _Connection) -> None:
+        self._closed(connection.transport)
+        connection.transport.abort()
+
+    def _warn(self, message: str, *args: object) -> None:
+        # A flood of connections must not become a flood of log lines.
+        now = time.monotonic()
+        if now - self._last_warning >= _WARN_EVERY_SECONDS:
+            self._last_warning = now
+            log.warning(message, *args)
+
+
+class _GuardedProtocol(asyncio.Protocol):
+    """Passes everything to aiohttp's protocol; tells the guard about opens and closes."""
+
+    def __init__(self, inner: asyncio.Protocol, guard: ConnectionGuard) -> None:
+        self._inner = inner
+        self._guard = guard
+        self._transport: asyncio.BaseTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)  # noqa: S101 - TCP
+        self._transport = transport
+        self._guard._opened(transport)
+        self._inner.connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._transport is not None:
+            self._guard._closed(self._transport)
+        self._inner.connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received()
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+
+class GuardedTCPSite(web.BaseSite):
+    """A TCP site whose connections pass through a `ConnectionGuard`."""
+
+    def __init__(
+        self, runner: web.BaseRunner, host: str, port: int, guard: ConnectionGuard
+    ) -> None:
+        super().__init__(runner)
+        self._host = host
+        self._port = port
+        self._guard = guard
+
+    @property
+    def name(self) -> str:
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self._port}"
+
+    async def start(self) -> None:
+        await super().start()
+        server = self._runner.server
+        assert server is not None  # noqa: S101 - the runner is set up
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self._guard.protocol_factory(server), self._host, self._port
+        )

@@ -6,7 +6,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Control", "ControlError", "DaemonUnreachable", "daemon_listening"]
+__all__ = ["Control", "ControlError", "DaemonUnreachable"]
 
 
 class DaemonUnreachable(Exception):
@@ -38,19 +38,6 @@ class _UnixConnection(http.client.HTTPConnection):
             sock.close()
             raise
         self.sock = sock
-
-
-def daemon_listening(socket_path: Path) -> bool:
-    """True when a daemon accepts connections on `socket_path` (no request sent)."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(0.5)
-    try:
-        sock.connect(str(socket_path))
-    except OSError:
-        return False
-    finally:
-        sock.close()
-    return True
 
 
 class Control:

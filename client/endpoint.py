@@ -6,14 +6,15 @@ default token and the address the daemon wrote, so they share its session.
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
-from stsd.client.control import daemon_listening
+from stsd.client.liveness import daemon_listening
 from stsd.client.paths import Paths
 from stsd.client.tokens import read_token
 
-__all__ = ["EndpointError", "fetch_role_credentials"]
+__all__ = ["EXIT_CODES", "EndpointError", "fetch_role_credentials"]
 
 # The daemon answers within 0.8 s by design; allow for a loaded machine.
 _TIMEOUT_SECONDS = 5
@@ -27,8 +28,20 @@ class EndpointError(Exception):
         self.exit_code = exit_code
 
 
-# The daemon's error codes, as exit codes (README, "Commands").
-_EXIT_CODES = {"NeedsMfa": 3, "SessionExpired": 3, "RoleDenied": 5, "StsUnavailable": 6}
+# The daemon's error codes, as exit codes (README, "Commands"); the ones of
+# stsd.daemon.errors (test_compat_credential_process checks they agree), plus the
+# endpoint's own UnknownProfile, a usage error.
+EXIT_CODES = {
+    "NeedsMfa": 3,
+    "SessionExpired": 3,
+    "MfaCodeRejected": 4,
+    "RoleDenied": 5,
+    "StsUnavailable": 6,
+    "StoreCorrupt": 7,
+    "PromptUnavailable": 8,
+    "ConfigError": 78,
+    "UnknownProfile": 2,
+}
 
 
 def fetch_role_credentials(paths: Paths, profile: str) -> dict[str, Any]:
@@ -47,7 +60,8 @@ def fetch_role_credentials(paths: Paths, profile: str) -> dict[str, Any]:
     if token is None:
         raise EndpointError(f"no token in {paths.token_file}; restart the daemon")
     request = urllib.request.Request(  # noqa: S310 - http to the loopback address it wrote
-        f"http://{address}/credentials/{profile}", headers={"Authorization": token}
+        f"http://{address}/credentials/{urllib.parse.quote(profile, safe='')}",
+        headers={"Authorization": token},
     )
     try:
         with urllib.request.urlopen(request, timeout=_TIMEOUT_SECONDS) as response:  # noqa: S310
@@ -60,6 +74,6 @@ def fetch_role_credentials(paths: Paths, profile: str) -> dict[str, Any]:
             detail = {}
         code = str(detail.get("code", error.code))
         message = str(detail.get("message", f"the daemon answered {error.code}"))
-        raise EndpointError(message, _EXIT_CODES.get(code, 1)) from None
+        raise EndpointError(message, EXIT_CODES.get(code, 1)) from None
     except (urllib.error.URLError, OSError) as error:
         raise EndpointError(f"can't reach the stsd daemon at {address}: {error}") from None

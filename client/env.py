@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from stsd.client.awsfiles import AwsFiles, AwsFilesError, load_aws_files
-from stsd.client.control import daemon_listening
+from stsd.client.liveness import daemon_listening
 from stsd.client.output import fail, warn
 from stsd.client.paths import Paths, UnsafeRuntimeDir, ensure_private_dir
 from stsd.client.settings import Settings, SettingsError, load_settings
@@ -14,6 +14,7 @@ from stsd.client.shells import detect_shell, render
 from stsd.client.tokens import ensure_token
 
 __all__ = [
+    "SET_BY_ENV",
     "SHADOWING",
     "ProfileError",
     "choose_profile",
@@ -34,6 +35,17 @@ SHADOWING = (
     "AWS_SECURITY_TOKEN",
     "AWS_WEB_IDENTITY_TOKEN_FILE",
     "AWS_ROLE_ARN",
+)
+# Everything environment_for may set: what `--unset` removes, whatever the profile. The
+# shadowing variables `stsd env` removed stay removed: putting credentials back into the
+# environment is not stsd's to do.
+SET_BY_ENV = (
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT",  # --imds; NO_PROXY keeps the loopback host it gained
 )
 _EXIT_CONFIG = 78
 
@@ -74,6 +86,8 @@ def environment_for(
     paths: Paths,
     files: AwsFiles,
     token_file: Path | None = None,
+    imds: bool = False,
+    env_no_proxy: str = "",
 ) -> tuple[dict[str, str], list[str]]:
     """What to set and what to unset so SDKs fetch `profile` from the daemon.
 
@@ -89,6 +103,14 @@ def environment_for(
         assign["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = token
     else:
         remove.append("AWS_CONTAINER_AUTHORIZATION_TOKEN")
+    if imds:
+        # botocore's IMDS client honours proxy variables: keep loopback off the proxy.
+        host = address.rpartition(":")[0]
+        current = [h for h in env_no_proxy.split(",") if h.strip()]
+        assign["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = f"http://{address}/"
+        no_proxy = ",".join([*current, host] if host not in current else current)
+        assign["NO_PROXY"] = assign["no_proxy"] = no_proxy
+        remove.append("AWS_EC2_METADATA_DISABLED")
     region = files.region(profile)
     if region:
         assign["AWS_REGION"] = region
@@ -113,7 +135,19 @@ def warn_default_keys(files: AwsFiles) -> None:
         warn(message)
 
 
+def _print(
+    args: argparse.Namespace, env: Mapping[str, str], assign: dict[str, str], remove: list[str]
+) -> None:
+    if args.json:
+        print(json.dumps({"set": assign, "unset": remove}, indent=2))
+    else:
+        print(render(args.shell or detect_shell(env), assign, remove), end="")
+
+
 def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    if args.unset:
+        _print(args, env, {}, list(SET_BY_ENV))
+        return 0
     paths = Paths.from_env(env)
     try:
         settings = load_settings(paths.config_file)
@@ -128,19 +162,16 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     except UnsafeRuntimeDir as error:
         return fail(f"unsafe runtime directory: {error}")
     address, running = daemon_address(paths, settings)
-    if not running and not args.unset:
+    if not running:
         warn(
             "the stsd daemon is not running: these lines will work once it is "
             "(`stsd serve`, or `stsd service install` to start it at login)"
         )
     token = None if args.no_token_env else ensure_token(paths.token_file)
-    assign, remove = environment_for(profile, address, token, paths, files)
-    if args.unset:
-        assign, remove = {}, list(dict.fromkeys([*assign, "AWS_CONTAINER_AUTHORIZATION_TOKEN"]))
-    else:
-        warn_default_keys(files)
-    if args.json:
-        print(json.dumps({"set": assign, "unset": remove}, indent=2))
-    else:
-        print(render(args.shell or detect_shell(env), assign, remove), end="")
+    no_proxy = env.get("NO_PROXY") or env.get("no_proxy") or ""
+    assign, remove = environment_for(
+        profile, address, token, paths, files, imds=args.imds, env_no_proxy=no_proxy
+    )
+    warn_default_keys(files)
+    _print(args, env, assign, remove)
     return 0

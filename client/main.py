@@ -36,7 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the daemon in the foreground. It reads ~/.aws/config (role "
         "profiles), ~/.aws/credentials (the bastion user's keys) and "
         "$XDG_CONFIG_HOME/stsd/config.toml, and serves http://127.0.0.1:PORT/credentials/"
-        "<profile>.",
+        "<profile>. One per user (a second one exits 1 naming the first). SIGHUP re-reads "
+        "the configuration (a broken one is refused, the running one stays); SIGTERM or "
+        "SIGINT stop it cleanly. Exit 78: broken configuration. `stsd service install` "
+        "lets systemd or launchd run it.",
     )
     serve.add_argument(
         "--listen",
@@ -53,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
-        help="default: info",
+        help="default: info (lines to stderr: timestamped, or with syslog priorities when "
+        "stderr is systemd's journal)",
     )
 
     login = commands.add_parser(
@@ -74,13 +78,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     env.add_argument("profile", nargs="?", metavar="PROFILE", help="default: default_profile")
     env.add_argument("--shell", choices=["bash", "zsh", "fish"], help="default: from $SHELL")
-    env.add_argument("--unset", action="store_true", help="print lines that undo it")
+    env.add_argument(
+        "--unset",
+        action="store_true",
+        help="print lines that remove what it sets (needs no PROFILE and no daemon)",
+    )
     env.add_argument("--json", action="store_true", help="print JSON instead of shell lines")
     env.add_argument(
         "--no-token-env",
         action="store_true",
         help="leave AWS_CONTAINER_AUTHORIZATION_TOKEN out (SDKs read the token file)",
     )
+    env.add_argument(
+        "--imds",
+        action="store_true",
+        help="also point IMDS clients at the daemon (needs [imds] profile in config.toml)",
+    )
+
+    credential_process = commands.add_parser(
+        "credential-process",
+        help="print a profile's credentials for `credential_process` in ~/.aws/config",
+        description="Print PROFILE's role credentials as credential_process JSON (Version 1), "
+        "fetched from the running daemon: tools that only read profiles share its session. "
+        "Use it from a profile of its own, e.g. [profile prod-stsd] with "
+        "`credential_process = stsd credential-process prod`, then AWS_PROFILE=prod-stsd "
+        "or --profile prod-stsd. Not in PROFILE's own section: SDKs would assume its role "
+        "themselves. Exits 1 when the daemon is down, 3 when it needs an MFA code "
+        "(`stsd login`), 2 for an unknown profile.",
+    )
+    credential_process.add_argument("profile", metavar="PROFILE", help="a role profile")
 
     status = commands.add_parser(
         "status", help="sessions, roles, expiries, refreshes, pending prompts"
@@ -155,6 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     console.add_argument("--destination", metavar="URL", help="console page to open")
 
+    doctor = commands.add_parser(
+        "doctor",
+        help="check the setup and say what is wrong",
+        description="Check config, keys, this shell's environment, the runtime dir, the "
+        "token file and the daemon; one line each. Exit 1 when something won't work.",
+    )
+    doctor.add_argument("--quiet", action="store_true", help="print only what is wrong")
+
     demo = commands.add_parser(
         "demo",
         help="run the whole flow against a local STS emulator",
@@ -164,6 +198,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--auto-mfa", action="store_true", help="answer the MFA prompt with the emulator's code"
+    )
+
+    service = commands.add_parser(
+        "service",
+        help="let systemd (Linux) or launchd (macOS) run the daemon at login",
+        description="install: write a systemd user unit (~/.config/systemd/user/stsd.service) "
+        "or a LaunchAgent (~/Library/LaunchAgents/io.stsd.agent.plist) that runs this "
+        "interpreter's `stsd serve`, then enable and start it; run it again after upgrading "
+        "or moving stsd. uninstall: stop and remove it. status: is it installed, current, "
+        "running, answering? The unit copies PATH, XDG_CONFIG_HOME, XDG_STATE_HOME, "
+        "AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, AWS_ENDPOINT_URL_STS, AWS_CA_BUNDLE, "
+        "HTTPS_PROXY and NO_PROXY from this shell, so the daemon sees what the CLI sees.",
+    )
+    service.add_argument("action", choices=["install", "uninstall", "status"])
+    service.add_argument(
+        "--dry-run", action="store_true", help="print what would be written and run; change nothing"
+    )
+    service.add_argument(
+        "--platform",
+        choices=["systemd", "launchd"],
+        help="default: launchd on macOS, systemd elsewhere",
     )
 
     emulator = commands.add_parser(
@@ -180,6 +235,7 @@ _MODULES = {
     "serve": "serve",
     "login": "login",
     "env": "env",
+    "credential-process": "credential_process",
     "status": "status",
     "logout": "logout",
     "lock": "logout",
@@ -187,7 +243,9 @@ _MODULES = {
     "token": "rotate",
     "policy": "policy",
     "console": "console",
+    "doctor": "doctor",
     "demo": "demo",
+    "service": "service",
     "emulator": "emulator",
 }
 

@@ -7,7 +7,8 @@ the file is replaced here and the daemon reads it when it starts.
 import argparse
 from collections.abc import Mapping
 
-from stsd.client.control import Control, ControlError, DaemonUnreachable, daemon_listening
+from stsd.client.control import Control, ControlError, DaemonUnreachable
+from stsd.client.liveness import daemon_listening
 from stsd.client.output import fail
 from stsd.client.paths import Paths, UnsafeRuntimeDir, ensure_private_dir
 from stsd.client.tokens import new_token, write_token

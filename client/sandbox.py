@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from stsd.client.control import daemon_listening
+from stsd.client.liveness import daemon_listening
 from stsd.client.paths import Paths
 from stsd.client.tokens import read_token
 
@@ -88,8 +88,12 @@ class Sandbox:
             check=False,
         )
 
-    def start_daemon(self, args: Sequence[str] = ("--listen", "127.0.0.1:0")) -> "DaemonProcess":
-        return DaemonProcess.start(self, args)
+    def start_daemon(
+        self,
+        args: Sequence[str] = ("--listen", "127.0.0.1:0"),
+        extra_env: Mapping[str, str] | None = None,
+    ) -> "DaemonProcess":
+        return DaemonProcess.start(self, args, extra_env)
 
 
 class DaemonProcess:
@@ -101,12 +105,17 @@ class DaemonProcess:
         self.log_path = log
 
     @classmethod
-    def start(cls, sandbox: Sandbox, args: Sequence[str]) -> "DaemonProcess":
+    def start(
+        cls,
+        sandbox: Sandbox,
+        args: Sequence[str],
+        extra_env: Mapping[str, str] | None = None,
+    ) -> "DaemonProcess":
         log = sandbox.root / f"daemon-{time.monotonic_ns()}.log"
         with log.open("wb") as sink:
             process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 [sys.executable, "-m", "stsd.client", "serve", *args],
-                env=sandbox.env,
+                env={**sandbox.env, **(extra_env or {})},
                 stdin=subprocess.DEVNULL,
                 stdout=sink,
                 stderr=subprocess.STDOUT,

@@ -12,6 +12,9 @@ Every key is optional:
     hard_floor_seconds = 300           # while STS fails, serve down to this
     active_window_seconds = 43200      # keep roles used this recently fresh
 
+    [imds]                             # IMDSv2 for tools that speak only that; off
+    profile = "prod-ro"                # the one role profile it serves
+
     [console]                          # `stsd console`
     signin_url = "https://signin.aws.amazon.com/federation"   # other partitions differ
 
@@ -59,6 +62,7 @@ class Settings:
     hard_floor: timedelta = timedelta(minutes=5)
     active_window: timedelta = timedelta(hours=12)
     signin_url: str = DEFAULT_SIGNIN_URL
+    imds_profile: str | None = None
     exec_lease: timedelta = timedelta(seconds=15)
     max_connections: int = 128
     connection_timeout: timedelta = timedelta(seconds=10)
@@ -103,6 +107,7 @@ def load_settings(path: Path) -> Settings:
     reader = _Reader(path, raw)
     refresh = _Reader(path, reader.table("refresh"), prefix="refresh.")
     console = _Reader(path, reader.table("console"), prefix="console.")
+    imds = _Reader(path, reader.table("imds"), prefix="imds.")
     exec_ = _Reader(path, reader.table("exec"), prefix="exec.")
     endpoint = _Reader(path, reader.table("endpoint"), prefix="endpoint.")
     defaults = Settings()
@@ -122,6 +127,7 @@ def load_settings(path: Path) -> Settings:
         active_window=refresh.seconds("active_window_seconds", 60, 7 * 86400)
         or defaults.active_window,
         signin_url=console.string("signin_url") or defaults.signin_url,
+        imds_profile=imds.string("profile"),
         exec_lease=exec_.seconds("lease_seconds", 1, 300) or defaults.exec_lease,
         max_connections=endpoint.integer("max_connections", 4, 65536) or defaults.max_connections,
         connection_timeout=endpoint.seconds("connection_timeout_seconds", 1, 300)
@@ -129,7 +135,7 @@ def load_settings(path: Path) -> Settings:
     )
     if not settings.signin_url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
         raise SettingsError(f"{path}: console.signin_url must be an https:// URL")
-    for table in (reader, refresh, console, exec_, endpoint):
+    for table in (reader, refresh, console, imds, exec_, endpoint):
         table.reject_unknown()
     if not settings.hard_floor < settings.floor < settings.trigger:
         raise SettingsError(

@@ -47,6 +47,11 @@ def format_status(status: dict[str, Any], address: str | None) -> str:
             lines.append(f"  last used: {until(role['last_used']).split(' ')[0]}")
         if role["last_error"]:
             lines.append(f"  last error: {role['last_error']}")
+    if status.get("reload_error"):
+        lines.append(
+            "warning: the last reload was refused, still serving the previous configuration: "
+            + status["reload_error"]
+        )
     for warning in status.get("warnings", []):
         lines.append(f"warning: {warning}")
     return "\n".join(lines)

@@ -38,6 +38,7 @@ __all__ = [
     "Action",
     "Assume",
     "Broker",
+    "ConfigChange",
     "Decision",
     "Policy",
     "Prompt",
@@ -123,6 +124,31 @@ class Prompt:
 
 Decision = Serve | Assume | Unavailable
 Action = Assume | Prompt
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigChange:
+    """What a new configuration changed; names sorted.
+
+    `reset` lists the sources and role profiles still configured whose session or
+    credentials were dropped because they, or a link of their chain, changed.
+    """
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    reset: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        parts = [
+            f"{label} {', '.join(names)}"
+            for label, names in (
+                ("added", self.added),
+                ("removed", self.removed),
+                ("changed, so forgotten:", self.reset),
+            )
+            if names
+        ]
+        return "; ".join(parts) or "no profile changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,6 +354,57 @@ class Broker:
                 if role.source == source:
                     last_used = self._role_state[name].last_used
                     self._role_state[name] = _RoleState(last_used=last_used)
+
+    def reconfigure(
+        self, sources: Iterable[SourceProfile], roles: Iterable[RoleProfile], policy: Policy
+    ) -> ConfigChange:
+        """Take a new configuration (SIGHUP), keeping what it leaves unchanged.
+
+        A source keeps its session while its profile (keys, MFA device, region) is
+        unchanged; a role keeps its credentials while it and every link of its chain up to
+        the source are unchanged. Whatever changed starts over, as if new: credentials
+        obtained under the old definition must not be served under the new one.
+        """
+        new_sources = {s.name: s for s in sources}
+        new_profiles = {r.name: r for r in roles}
+        same_sources = {n for n, s in new_sources.items() if self._sources.get(n) == s}
+
+        def same_chain(name: str) -> bool:
+            role = new_profiles[name]
+            if self._profiles.get(name) != role:
+                return False
+            if role.parent in new_profiles:
+                return same_chain(role.parent)  # build_config refuses loops
+            return role.parent in same_sources
+
+        reset: set[str] = set()
+        source_state = {}
+        for name in new_sources:
+            if name in same_sources:
+                source_state[name] = self._source_state[name]
+            else:
+                source_state[name] = _SourceState()
+                if name in self._sources:
+                    reset.add(name)
+        role_state = {}
+        for name in new_profiles:
+            old = self._role_state.get(name)
+            if old is not None and same_chain(name):
+                role_state[name] = old
+            else:
+                # A profile in use stays in use: keep it fresh under its new definition.
+                role_state[name] = _RoleState(last_used=old.last_used if old else None)
+                if old is not None:
+                    reset.add(name)
+        before = set(self._sources) | set(self._profiles)
+        after = set(new_sources) | set(new_profiles)
+        self._sources, self._profiles, self._policy = new_sources, new_profiles, policy
+        self._source_state, self._role_state = source_state, role_state
+        return ConfigChange(
+            added=tuple(sorted(after - before)),
+            removed=tuple(sorted(before - after)),
+            reset=tuple(sorted(reset)),
+        )
 
     def _want_prompt(self, source: str, reason: PromptReason) -> None:
         state = self._source_state[source]

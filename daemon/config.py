@@ -93,6 +93,11 @@ def build_config(files: AwsFiles, settings: Settings) -> Config:
             f"default_profile {settings.default_profile!r} in config.toml is not a role "
             f"profile of {files.config_path}; known: {', '.join(sorted(roles)) or 'none'}"
         )
+    if settings.imds_profile is not None and settings.imds_profile not in roles:
+        raise ConfigError(
+            f"[imds] profile {settings.imds_profile!r} in config.toml is not a role profile "
+            f"of {files.config_path}; known: {', '.join(sorted(roles)) or 'none'}"
+        )
     return Config(sources, roles, settings, policy, warnings)
 
 

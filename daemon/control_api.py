@@ -5,6 +5,7 @@ CLI's exit code beside DESIGN's JSON error fields.
 
 import json
 import re
+from importlib.metadata import version
 from typing import Any
 
 from aiohttp import web
@@ -16,6 +17,7 @@ from stsd.daemon.service import CredentialService
 __all__ = ["create_control_app"]
 
 _CODE_PATTERN = re.compile(r"^[0-9]{6}$")
+_VERSION = version("stsd")
 
 
 async def _readjson_response(request: web.Request) -> dict[str, Any]:
@@ -47,7 +49,7 @@ def _optional_str(body: dict[str, Any], key: str) -> str | None:
 
 
 async def _status(request: web.Request) -> web.Response:
-    return json_response(request.app[SERVICE].status())
+    return json_response({"version": _VERSION, **request.app[SERVICE].status()})
 
 
 async def _login(request: web.Request) -> web.Response:

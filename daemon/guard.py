@@ -14,6 +14,7 @@ aiohttp does; its middleware tells it when a request starts and ends.
 
 import asyncio
 import logging
+import socket
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from stsd.daemon.peer import Address, address_of
 
-__all__ = ["ConnectionGuard", "GuardedTCPSite"]
+__all__ = ["ConnectionGuard", "GuardedSite"]
 
 log = logging.getLogger(__name__)
 
@@ -180,27 +181,44 @@ class _GuardedProtocol(asyncio.Protocol):
         self._inner.resume_writing()
 
 
-class GuardedTCPSite(web.BaseSite):
-    """A TCP site whose connections pass through a `ConnectionGuard`."""
+class GuardedSite(web.BaseSite):
+    """A TCP site (an address, or a listening socket systemd passed) whose connections
+    pass through a `ConnectionGuard`."""
 
     def __init__(
-        self, runner: web.BaseRunner, host: str, port: int, guard: ConnectionGuard
+        self,
+        runner: web.BaseRunner,
+        guard: ConnectionGuard,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        sock: socket.socket | None = None,
     ) -> None:
         super().__init__(runner)
+        if (sock is None) == (host is None or port is None):
+            raise ValueError("a GuardedSite listens on host and port, or on sock")
+        self._guard = guard
         self._host = host
         self._port = port
-        self._guard = guard
+        self._sock = sock
 
     @property
     def name(self) -> str:
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self._port}"
+        if self._sock is not None:
+            host, port = self._sock.getsockname()[:2]
+        else:
+            host, port = self._host, self._port
+        literal = f"[{host}]" if ":" in str(host) else host
+        return f"http://{literal}:{port}"
 
     async def start(self) -> None:
         await super().start()
         server = self._runner.server
         assert server is not None  # noqa: S101 - the runner is set up
+        factory = self._guard.protocol_factory(server)
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            self._guard.protocol_factory(server), self._host, self._port
-        )
+        if self._sock is not None:
+            self._server = await loop.create_server(factory, sock=self._sock)
+        else:
+            assert self._port is not None  # noqa: S101 - checked in __init__
+            self._server = await loop.create_server(factory, self._host, self._port)

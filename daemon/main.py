@@ -1,4 +1,17 @@
-"""`stsd serve`: load the configuration, open the endpoints, run until a signal."""
+"""`stsd serve`: load the configuration, open the endpoints, run until a signal.
+
+Lifecycle:
+- start: one daemon per user (a lock in the runtime dir; a second one refuses and says
+  where the first is); a control socket a crash left behind is removed; a taken port
+  is named with its holder; READY=1 goes to the service manager once both endpoints
+  answer.
+- SIGHUP: reload config.toml and the AWS files; a broken one is refused with the reason
+  and the running configuration stays; unchanged profiles keep their sessions and
+  credentials.
+- SIGTERM/SIGINT: stop accepting, let in-flight requests finish (they are bounded by
+  the 0.8 s request deadline), close the service (where state is persisted), remove the
+  socket and the address file, exit 0.
+"""
 
 import asyncio
 import contextlib
@@ -7,6 +20,8 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
@@ -14,11 +29,17 @@ from aiohttp import web
 from stsd.client.paths import Paths, UnsafeRuntimeDir, ensure_private_dir
 from stsd.client.settings import parse_listen
 from stsd.client.tokens import ensure_token
+from stsd.daemon.activation import InheritedSockets
 from stsd.daemon.audit import AuditLog
 from stsd.daemon.config import Config, load_config
 from stsd.daemon.control_api import create_control_app
 from stsd.daemon.errors import ConfigError, StsdError
-from stsd.daemon.guard import ConnectionGuard, GuardedTCPSite
+from stsd.daemon.guard import ConnectionGuard, GuardedSite
+from stsd.daemon.imds import add_imds_routes
+from stsd.daemon.instance import AlreadyRunning, InstanceLock
+from stsd.daemon.logsetup import configure_logging
+from stsd.daemon.porthold import find_port_holder
+from stsd.daemon.sdnotify import Notifier
 from stsd.daemon.server import (
     AccessLogger,
     create_credentials_app,
@@ -34,66 +55,93 @@ __all__ = ["serve"]
 log = logging.getLogger("stsd.daemon")
 
 EXIT_START_FAILED = 1
+
+# Requests are answered within 0.8 s; a login waits on STS (boto3's own timeouts).
+_CREDENTIALS_DRAIN_SECONDS = 3.0
+_CONTROL_DRAIN_SECONDS = 5.0
+# SDK requests are a line and a few short headers, without a body.
 _MAX_LINE_BYTES = 4096
-_CHATTY_LIBRARIES = ("botocore", "boto3", "urllib3", "s3transfer")
+
+
+@dataclass(slots=True)
+class _Run:
+    """What one run of the daemon was started with."""
+
+    paths: Paths
+    address: tuple[str, int]
+    load: Callable[[], Config]
+    listen_pinned: bool  # --listen given: config.toml's `listen` doesn't apply
+    notifier: Notifier
+    inherited: InheritedSockets
+    imds_profile: str | None  # its routes are set up once, at start
+    bound: tuple[str, int] = field(default=("", 0))
 
 
 def serve(listen: str | None, config_file: Path | None, log_level: str) -> int:
     """Run the daemon in the foreground; returns the process exit code."""
-    _configure_logging(log_level)
+    configure_logging(log_level, sys.stderr, os.environ)
+    notifier = Notifier.from_environ()
     paths = Paths.from_env()
+    settings_file = config_file or paths.config_file
+
+    def load() -> Config:
+        return load_config(settings_file)
+
     try:
-        config = load_config(config_file or paths.config_file)
+        inherited = InheritedSockets.from_environ()
+        config = load()
         address = parse_listen(listen or config.settings.listen)
-    except ConfigError as error:
-        print(f"stsd serve: {error.message}", file=sys.stderr)
-        return ConfigError.exit_code
+    except StsdError as error:
+        return _fail(error.message, error.exit_code)
     except ValueError as error:
-        print(f"stsd serve: {error}", file=sys.stderr)
-        return ConfigError.exit_code
+        return _fail(str(error), ConfigError.exit_code)
     for warning in config.warnings:
         log.warning("%s", warning)
     problem = paths.socket_path_problem()
     if problem:
-        print(f"stsd serve: {problem}", file=sys.stderr)
-        return EXIT_START_FAILED
+        return _fail(problem, EXIT_START_FAILED)
     try:
         ensure_private_dir(paths.runtime_dir)
     except UnsafeRuntimeDir as error:
-        print(f"stsd serve: unsafe runtime directory: {error}", file=sys.stderr)
-        return EXIT_START_FAILED
+        return _fail(f"unsafe runtime directory: {error}", EXIT_START_FAILED)
+    run = _Run(
+        paths,
+        address,
+        load,
+        listen_pinned=listen is not None,
+        notifier=notifier,
+        inherited=inherited,
+        imds_profile=config.settings.imds_profile,
+    )
     try:
-        return asyncio.run(_run(config, paths, address))
+        with InstanceLock(paths) as lock:
+            if inherited.control is None:
+                lock.remove_stale_socket()
+            return asyncio.run(_run(config, run))
+    except AlreadyRunning as error:
+        return _fail(str(error), EXIT_START_FAILED)
     except StsdError as error:
-        print(f"stsd serve: {error.message}", file=sys.stderr)
-        return error.exit_code
+        return _fail(error.message, error.exit_code)
 
 
-def _configure_logging(level: str) -> None:
-    under_journald = bool(os.environ.get("JOURNAL_STREAM"))
-    # journald stamps each line itself: no duplicate timestamps there.
-    fmt = (
-        "%(levelname)s %(name)s: %(message)s"
-        if under_journald
-        else ("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
-    logging.basicConfig(level=level.upper(), format=fmt, stream=sys.stderr, force=True)
-    # aiohttp's access log goes through our AccessLogger, which never prints headers.
-    logging.getLogger("aiohttp.access").setLevel(
-        logging.INFO if level.upper() == "DEBUG" else logging.WARNING
-    )
-    # At DEBUG botocore and urllib3 log whole requests and responses: the MFA code, the
-    # signature, every key and session token STS returns. Never below INFO.
-    for name in _CHATTY_LIBRARIES:
-        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level.upper())))
+def _fail(message: str, code: int) -> int:
+    print(f"stsd serve: {message}", file=sys.stderr)
+    return code
 
 
-async def _run(config: Config, paths: Paths, address: tuple[str, int]) -> int:
-    host, port = address
+async def _run(config: Config, run: _Run) -> int:
+    stop = asyncio.Event()
+    reload = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # Installed first: a SIGHUP's default action would kill us.
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reload.set)
+
+    paths = run.paths
     service = CredentialService(config, Sts())
-    lease_seconds = config.settings.exec_lease.total_seconds()
-    tokens = TokenRegistry(ensure_token(paths.token_file), lease_seconds)
     settings = config.settings
+    tokens = TokenRegistry(ensure_token(paths.token_file), settings.exec_lease.total_seconds())
     audit = AuditLog(paths.state_dir / "audit.log")
     audit.start()
     guard = ConnectionGuard(
@@ -102,11 +150,13 @@ async def _run(config: Config, paths: Paths, address: tuple[str, int]) -> int:
         on_open=audit.connection_opened,
     )
     credentials_app = create_credentials_app(service, tokens, audit, [guard.middleware])
+    if config.settings.imds_profile is not None:
+        add_imds_routes(credentials_app, config.settings.imds_profile)
     credentials_runner = web.AppRunner(
         credentials_app,
         access_log_class=AccessLogger,
         handle_signals=False,
-        # SDK requests are a line and a few short headers, without a body.
+        shutdown_timeout=_CREDENTIALS_DRAIN_SECONDS,
         max_line_size=_MAX_LINE_BYTES,
         max_field_size=_MAX_LINE_BYTES,
         lingering_time=0,  # an unread body closes the connection instead of draining it
@@ -114,66 +164,142 @@ async def _run(config: Config, paths: Paths, address: tuple[str, int]) -> int:
     )
     control_app = create_control_app(service)
     add_token_routes(control_app, tokens, paths.token_file)
-    control_runner = web.AppRunner(control_app, handle_signals=False)
+    control_runner = web.AppRunner(
+        control_app, handle_signals=False, shutdown_timeout=_CONTROL_DRAIN_SECONDS
+    )
     await credentials_runner.setup()
     await control_runner.setup()
     try:
-        site = GuardedTCPSite(credentials_runner, host, port, guard)
+        run.bound = await _open_endpoint(credentials_runner, run, guard)
+        set_own_hosts(credentials_app, *run.bound)
+        await _open_control(control_runner, run)
+        _write_atomic(paths.address_file, "{}:{}".format(*run.bound))
+        log.info("serving %s", _describe(service.config, run))
+        run.notifier.ready(f"Serving {_describe(service.config, run)}")
+        background = asyncio.create_task(service.run_background(), name="background")
         try:
-            await site.start()
-        except OSError as error:
-            if error.errno == errno.EADDRINUSE:
-                raise StsdError(
-                    f"{host}:{port} is in use (another stsd? `stsd status`); "
-                    "choose another with --listen or `listen` in config.toml"
-                ) from None
-            raise StsdError(f"can't listen on {host}:{port}: {error.strerror}") from None
-        bound_port = _bound_port(credentials_runner, port)
-        set_own_hosts(credentials_app, host, bound_port)
-        socket_path = paths.control_socket
-        with contextlib.suppress(FileNotFoundError):
-            socket_path.unlink()  # a stale socket from a crash
-        await web.UnixSite(control_runner, str(socket_path)).start()
-        os.chmod(socket_path, 0o600)
-        _write_atomic(paths.address_file, f"{host}:{bound_port}")
-        log.info(
-            "serving %d role profile(s) on http://%s:%d/credentials/<profile>",
-            len(config.roles),
-            host,
-            bound_port,
-        )
-        await _until_signal(service)
+            await _until_stopped(stop, reload, service, run)
+        finally:
+            background.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await background
+        run.notifier.stopping("Stopping: finishing requests in flight")
+        log.info("stopping: finishing requests in flight")
     finally:
-        await credentials_runner.cleanup()
-        await control_runner.cleanup()
+        # Stop listening, then wait for the requests already accepted.
+        await asyncio.gather(credentials_runner.cleanup(), control_runner.cleanup())
         await service.close()
         audit.close()
-        for leftover in (paths.address_file, paths.control_socket):
+        leftovers = [paths.address_file]
+        if run.inherited.control is None:
+            leftovers.append(paths.control_socket)
+        for leftover in leftovers:
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
     log.info("stopped")
     return 0
 
 
-def _bound_port(runner: web.AppRunner, requested: int) -> int:
-    for address in runner.addresses:
-        if isinstance(address, tuple):
-            return int(address[1])
-    return requested
+async def _open_endpoint(
+    runner: web.AppRunner, run: _Run, guard: ConnectionGuard
+) -> tuple[str, int]:
+    """Listen on the configured address (or the socket systemd passed); the bound one.
 
-
-async def _until_signal(service: CredentialService) -> None:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    background = asyncio.create_task(service.run_background(), name="background")
+    Either way connections pass through `guard` (limits and timeouts).
+    """
+    inherited = run.inherited.credentials
+    if inherited is not None:
+        await GuardedSite(runner, guard, sock=inherited).start()
+        host, port = inherited.getsockname()[:2]
+        if not run.listen_pinned and (host, port) != run.address:
+            log.warning(
+                "serving on %s:%d, the address stsd.socket passed, not %s:%d from config.toml",
+                host,
+                port,
+                *run.address,
+            )
+        return str(host), int(port)
+    host, port = run.address
     try:
-        await stop.wait()
-    finally:
-        background.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await background
+        await GuardedSite(runner, guard, host=host, port=port).start()
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise StsdError(_port_in_use(host, port)) from None
+        raise StsdError(f"can't listen on {host}:{port}: {error.strerror}") from None
+    for bound in runner.addresses:
+        if isinstance(bound, tuple):
+            return host, int(bound[1])
+    return host, port
+
+
+def _port_in_use(host: str, port: int) -> str:
+    holder = find_port_holder(port)
+    by = f" by {holder.describe()}" if holder else ""
+    return (
+        f"port {port} ({host}:{port}) is in use{by}; stop it, or choose another port with "
+        "--listen or `listen` in config.toml"
+    )
+
+
+async def _open_control(runner: web.AppRunner, run: _Run) -> None:
+    if run.inherited.control is not None:
+        await web.SockSite(runner, run.inherited.control).start()
+        return
+    socket_path = run.paths.control_socket
+    await web.UnixSite(runner, str(socket_path)).start()
+    os.chmod(socket_path, 0o600)
+
+
+async def _until_stopped(
+    stop: asyncio.Event, reload: asyncio.Event, service: CredentialService, run: _Run
+) -> None:
+    while not stop.is_set():
+        stopping = asyncio.ensure_future(stop.wait())
+        reloading = asyncio.ensure_future(reload.wait())
+        await asyncio.wait({stopping, reloading}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        reloading.cancel()
+        if reload.is_set() and not stop.is_set():
+            reload.clear()
+            _reload(service, run)
+
+
+def _reload(service: CredentialService, run: _Run) -> None:
+    run.notifier.reloading()
+    try:
+        config = run.load()
+        if run.imds_profile is not None and run.imds_profile not in config.roles:
+            raise ConfigError(
+                f"the IMDS endpoint serves profile {run.imds_profile}, which the new "
+                "configuration drops: restart stsd to apply it"
+            )
+    except StsdError as error:
+        service.reload_failed(error.message)
+        log.error("reload refused, still serving the previous configuration: %s", error.message)
+        run.notifier.ready(f"Serving {_describe(service.config, run)}; reload refused")
+        return
+    change = service.reload(config)
+    for warning in config.warnings:
+        log.warning("%s", warning)
+    log.info("reloaded the configuration: %s", change.summary())
+    if not run.listen_pinned and parse_listen(config.settings.listen) != run.address:
+        log.warning(
+            "listen changed to %s in config.toml: restart stsd to move the endpoint "
+            "(still on %s:%d)",
+            config.settings.listen,
+            *run.bound,
+        )
+    if config.settings.imds_profile != run.imds_profile:
+        log.warning(
+            "[imds] changed in config.toml: restart stsd to apply it (IMDS still serves %s)",
+            run.imds_profile or "nothing",
+        )
+    run.notifier.ready(f"Serving {_describe(service.config, run)}")
+
+
+def _describe(config: Config, run: _Run) -> str:
+    host, port = run.bound
+    return f"{len(config.roles)} role profile(s) on http://{host}:{port}/credentials/<profile>"
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -2,13 +2,15 @@
 
 The client's socket is the one whose local address is our peer and whose remote address
 is us. Its owner's uid and its inode come from the kernel's sock_diag netlink interface
-(`socket_owner`: one query for that exact socket, tens of microseconds, so it can run
-when a connection opens), or, where netlink is unavailable (a sandbox that allows only
-AF_UNIX/AF_INET*), from `/proc/net/tcp{,6}` (the whole table: milliseconds, for
-threads only). The process holding the inode is found by scanning `/proc/PID/fd` of
-that uid's processes (`process_of`): slower still, and racy by nature (a client may
-close its socket right after the reply), so every field may be None.
-Elsewhere (macOS) nothing is resolved.
+(`socket_owner`: one query for that exact socket, about 30 microseconds, fit for the
+request path: IMDS checks `peer_uid` on every request), or, where netlink is
+unavailable (a sandbox that allows only AF_UNIX/AF_INET*), from `/proc/net/tcp{,6}`
+(the whole table, parsed by `find_owner`: milliseconds on a busy machine).
+
+The process holding the inode is found by scanning `/proc/PID/fd` of that uid's
+processes (`process_of`): slower still (the audit log does it on its own thread), and
+racy by nature (a client may close its socket right after the reply), so every field
+may be None. Elsewhere (macOS) nothing is resolved.
 """
 
 import contextlib
@@ -17,6 +19,7 @@ import os
 import socket
 import struct
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,12 +27,16 @@ __all__ = [
     "Address",
     "Peer",
     "address_of",
+    "find_owner",
+    "find_uid",
+    "peer_uid",
     "process_of",
     "resolve_peer",
     "socket_owner",
 ]
 
 _PROC = Path("/proc")
+_TABLES = ("tcp", "tcp6")
 Address = tuple[str, int]
 
 # linux/sock_diag.h, linux/inet_diag.h, linux/netlink.h
@@ -66,13 +73,25 @@ def address_of(info: object) -> Address | None:
     return None
 
 
+def peer_uid(peer: Address, local: Address) -> int | None:
+    """The uid of the process at `peer`, or None where it can't be known (not Linux)."""
+    try:
+        owner = socket_owner(peer, local)
+    except ValueError:  # not an IP address
+        return None
+    return None if owner is None else owner[0]
+
+
 def socket_owner(peer: Address, local: Address, use_proc: bool = True) -> tuple[int, int] | None:
     """(uid, inode) of the client socket connected from `peer` to `local`, or None.
 
-    None for a socket that is gone or closing (the kernel reports inode 0 then).
-    `use_proc=False` keeps to the fast path: no /proc table where netlink fails.
+    None for a socket that is gone or closing (the kernel reports inode 0 then), and
+    off Linux. `use_proc=False` keeps to the fast path: no /proc table when netlink
+    is blocked.
     """
     global _netlink_usable
+    if not sys.platform.startswith("linux"):
+        return None
     if _netlink_usable:
         try:
             return _diag_lookup(peer, local)
@@ -81,9 +100,15 @@ def socket_owner(peer: Address, local: Address, use_proc: bool = True) -> tuple[
     return _proc_lookup(peer, local) if use_proc else None
 
 
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    address = ipaddress.ip_address(host.split("%")[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped  # a v4 client of a dual-stack socket is a v4 socket
+    return address
+
+
 def _diag_lookup(peer: Address, local: Address) -> tuple[int, int] | None:
-    client = ipaddress.ip_address(peer[0].split("%")[0])
-    server = ipaddress.ip_address(local[0].split("%")[0])
+    client, server = _ip(peer[0]), _ip(local[0])
     family = socket.AF_INET if client.version == 4 else socket.AF_INET6
     sockid = _DIAG_SOCKID.pack(
         peer[1], local[1], client.packed.ljust(16, b"\0"), server.packed.ljust(16, b"\0")
@@ -107,35 +132,58 @@ def _diag_lookup(peer: Address, local: Address) -> tuple[int, int] | None:
     return (uid, inode) if inode else None
 
 
-def _proc_hex(address: Address) -> str:
-    """An address as /proc/net/tcp* prints it: each 32-bit word in host order, hex."""
-    packed = ipaddress.ip_address(address[0].split("%")[0]).packed
-    words = [
-        int.from_bytes(packed[i : i + 4], sys.byteorder).to_bytes(4, "big")
-        for i in range(0, len(packed), 4)
-    ]
-    return f"{b''.join(words).hex().upper()}:{address[1]:04X}"
+def _hex_forms(host: str, port: int) -> set[str]:
+    """The forms `host:port` takes in /proc/net/tcp and tcp6: each 32-bit word in host
+    order, and an IPv4 address also as IPv4-mapped IPv6."""
+    address = ipaddress.ip_address(host.split("%")[0])
+    candidates = [address]
+    if isinstance(address, ipaddress.IPv4Address):
+        candidates.append(ipaddress.IPv6Address(f"::ffff:{address}"))
+    elif address.ipv4_mapped is not None:
+        candidates.append(address.ipv4_mapped)
+    forms = set()
+    for candidate in candidates:
+        packed = candidate.packed
+        words = [
+            int.from_bytes(packed[i : i + 4], sys.byteorder).to_bytes(4, "big")
+            for i in range(0, len(packed), 4)
+        ]
+        forms.add(f"{b''.join(words).hex().upper()}:{port:04X}")
+    return forms
+
+
+def find_owner(
+    lines: Iterable[str], peer: Address, local: Address
+) -> tuple[int, int | None] | None:
+    """(uid, inode) of the socket at `peer` connected to `local`, from table lines."""
+    peer_forms, local_forms = _hex_forms(*peer), _hex_forms(*local)
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 8 or fields[0] == "sl":
+            continue
+        if fields[1] in peer_forms and fields[2] in local_forms:
+            return int(fields[7]), int(fields[9]) if len(fields) > 9 else None
+    return None
+
+
+def find_uid(lines: Iterable[str], peer: Address, local: Address) -> int | None:
+    """The uid owning the socket at `peer` connected to `local`, from table lines."""
+    owner = find_owner(lines, peer, local)
+    return None if owner is None else owner[0]
 
 
 def _proc_lookup(peer: Address, local: Address, proc: Path = _PROC) -> tuple[int, int] | None:
-    version = ipaddress.ip_address(peer[0].split("%")[0]).version
-    table = proc / "net" / ("tcp" if version == 4 else "tcp6")
-    # Local and remote address are adjacent columns: one search over the whole table
-    # (at C speed: it holds every socket of the machine) instead of a loop over lines.
-    needle = f" {_proc_hex(peer)} {_proc_hex(local)} ".encode()
-    try:
-        content = table.read_bytes()
-    except OSError:
-        return None
-    at = content.find(needle)
-    if at < 0:
-        return None
-    line_end = content.find(b"\n", at)
-    fields = content[at : line_end if line_end >= 0 else None].split()
-    if len(fields) < 9:
-        return None
-    uid, inode = int(fields[6]), int(fields[8])
-    return (uid, inode) if inode else None
+    for table in _TABLES:
+        try:
+            with (proc / "net" / table).open(encoding="ascii") as handle:
+                owner = find_owner(handle, peer, local)
+        except OSError:
+            continue
+        if owner is not None:
+            uid, inode = owner
+            # A closed socket (TIME_WAIT) shows uid 0 and inode 0: nobody's.
+            return (uid, inode) if inode else None
+    return None
 
 
 def process_of(inode: int, uid: int, proc: Path = _PROC) -> tuple[int, str | None] | None:

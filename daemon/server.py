@@ -32,10 +32,13 @@ __all__ = [
     "TOKENS",
     "AccessLogger",
     "Refusal",
+    "audit",
+    "credentials_body",
     "create_credentials_app",
     "json_error",
     "json_errors",
     "json_response",
+    "refusal",
     "refusal_of",
     "set_own_hosts",
 ]
@@ -130,6 +133,12 @@ def refusal_of(request: web.Request) -> Refusal | None:
     return None
 
 
+def refusal(request: web.Request) -> web.Response | None:
+    """`refusal_of` as DESIGN's JSON error, for routes that answer in JSON (IMDS)."""
+    refused = refusal_of(request)
+    return None if refused is None else _failure(refused)[0]
+
+
 async def _credentials(request: web.Request) -> web.Response:
     """GET /credentials/{profile}; every request, served or refused, is audited."""
     started = time.time()
@@ -137,22 +146,30 @@ async def _credentials(request: web.Request) -> web.Response:
     token = request.headers.get("Authorization")
     grant = request.app[TOKENS].lookup(token) if token else None
     response, code = await _answer(request, profile, token, grant)
-    audit = request.app.get(AUDIT)
-    if audit is not None:
-        label = grant.label if grant is not None else ("invalid" if token else "missing")
-        transport = request.transport
-        audit.record(
-            AuditEvent(
-                time=started,
-                profile=profile,
-                token=label,
-                status=response.status,
-                code=code,
-                peer=address_of(transport.get_extra_info("peername") if transport else None),
-                local=address_of(transport.get_extra_info("sockname") if transport else None),
-            )
-        )
+    label = grant.label if grant is not None else ("invalid" if token else "missing")
+    audit(request, started, profile, label, response.status, code)
     return response
+
+
+def audit(
+    request: web.Request, started: float, profile: str, label: str, status: int, code: str | None
+) -> None:
+    """Queue the audit line of a credential request (IMDS's too); no I/O here."""
+    audit_log = request.app.get(AUDIT)
+    if audit_log is None:
+        return
+    transport = request.transport
+    audit_log.record(
+        AuditEvent(
+            time=started,
+            profile=profile,
+            token=label,
+            status=status,
+            code=code,
+            peer=address_of(transport.get_extra_info("peername") if transport else None),
+            local=address_of(transport.get_extra_info("sockname") if transport else None),
+        )
+    )
 
 
 async def _answer(
@@ -201,8 +218,8 @@ async def _answer(
     return json_response(credentials_body(creds)), None
 
 
-def _failure(refusal: Refusal) -> tuple[web.Response, str]:
-    return json_error(refusal.status, refusal.code, refusal.message), refusal.code
+def _failure(refused: Refusal) -> tuple[web.Response, str]:
+    return json_error(refused.status, refused.code, refused.message), refused.code
 
 
 def set_own_hosts(app: web.Application, host: str, port: int) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from stsd.daemon.broker import Assume, Broker, Prompt, Serve, Unavailable
+from stsd.daemon.broker import Assume, Broker, ConfigChange, Prompt, Serve, Unavailable
 from stsd.daemon.config import Config
 from stsd.daemon.errors import ConfigError, MfaCodeRejected, StsdError, StsUnavailable
 from stsd.daemon.model import RoleCredentials, Session, SourceProfile
@@ -52,7 +52,10 @@ class CredentialService:
         self._login_locks: dict[str, asyncio.Lock] = {}
         # Bumped by logout: a flight that started before must not bring credentials back.
         self._generation: dict[str, int] = dict.fromkeys(config.sources, 0)
+        # Bumped by a reload for each profile it resets or removes, for the same reason.
+        self._epoch: dict[str, int] = {}
         self._wake = asyncio.Event()
+        self._reload_error: str | None = None
         self.started_at = clock()
 
     @property
@@ -73,6 +76,8 @@ class CredentialService:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._request_deadline
         while True:
+            if not self._broker.knows(profile):  # a reload removed it while we waited
+                raise ConfigError(f"profile {profile} was removed from the configuration")
             decision = self._broker.request(profile)
             if isinstance(decision, Serve):
                 if decision.refresh is not None:
@@ -101,18 +106,23 @@ class CredentialService:
             self._flights[name] = task
         return task
 
+    def _stamp(self, source: str, name: str) -> tuple[int | None, int]:
+        """Changes once a logout (of `source`) or a reload (of `name`) makes an STS
+        result started before moot."""
+        return self._generation.get(source), self._epoch.get(name, 0)
+
     async def _assume(self, step: Assume) -> None:
         role = step.profile
-        generation = self._generation[role.source]
+        stamp = self._stamp(role.source, role.name)
         region = self._config.sources[role.source].region
         try:
             creds = await self._sts.assume_role(role, step.parent, step.session_name, region)
         except StsdError as error:
-            if generation == self._generation[role.source]:
+            if self._stamp(role.source, role.name) == stamp:
                 self._broker.assume_failed(role.name, error)
             log.warning("role %s: AssumeRole failed: %s", role.name, error.message)
         else:
-            if generation == self._generation[role.source]:
+            if self._stamp(role.source, role.name) == stamp:
                 self._broker.assumed(creds)
                 log.info(
                     "role %s: assumed %s, expires %s",
@@ -153,12 +163,20 @@ class CredentialService:
         lock = self._login_locks.setdefault(source.name, asyncio.Lock())
         async with lock:
             duration = int(self._config.settings.session_duration.total_seconds())
+            stamp = self._stamp(source.name, source.name)
             try:
                 session = await self._sts.get_session_token(source, code, duration)
             except MfaCodeRejected:
-                self._broker.code_rejected(source.name)
+                if self._stamp(source.name, source.name) == stamp:
+                    self._broker.code_rejected(source.name)
                 log.warning("source %s: STS rejected the MFA code", source.name)
                 raise
+            if self._stamp(source.name, source.name) != stamp:
+                # A reload changed or removed the source (or a logout came) meanwhile.
+                raise StsdError(
+                    f"{source.name} was reloaded or logged out while STS checked the code: "
+                    f"run `stsd login {source.name}` again"
+                )
             self._broker.session_started(session)
             log.info(
                 "source %s: MFA session for %s until %s",
@@ -177,6 +195,32 @@ class CredentialService:
         self._broker.forget(names)
         log.info("forgot sessions of %s", ", ".join(names) or "nothing")
         return names
+
+    # -- configuration ----------------------------------------------------------------
+
+    def reload(self, config: Config) -> ConfigChange:
+        """Serve `config` from now on, keeping sessions and credentials it doesn't change.
+
+        Anything else built from the configuration (MFA drivers, ...) is rebuilt here.
+        """
+        change = self._broker.reconfigure(
+            config.sources.values(), config.roles.values(), config.policy
+        )
+        self._config = config
+        for name in change.reset + change.removed:
+            # A flight for the old definition (or signed with an old parent) must not land,
+            # and a waiting request should not sit behind it.
+            self._epoch[name] = self._epoch.get(name, 0) + 1
+            self._flights.pop(name, None)
+        for name in config.sources:
+            self._generation.setdefault(name, 0)
+        self._reload_error = None
+        self._wake.set()
+        return change
+
+    def reload_failed(self, reason: str) -> None:
+        """A reload found a broken configuration; the current one stays (status says so)."""
+        self._reload_error = reason
 
     # -- background -------------------------------------------------------------------
 
@@ -209,7 +253,11 @@ class CredentialService:
         )
 
     async def close(self) -> None:
-        """Cancel flights still running (shutdown)."""
+        """Shut down: cancel flights still running.
+
+        The daemon calls this once, after both endpoints stopped and in-flight requests
+        finished, so the state is final here: the place to persist it.
+        """
         for task in self._flights.values():
             task.cancel()
         await asyncio.gather(*self._flights.values(), return_exceptions=True)
@@ -246,6 +294,7 @@ class CredentialService:
             ],
             "degraded": any(r.degraded for r in self._broker.roles()),
             "warnings": list(self._config.warnings),
+            "reload_error": self._reload_error,
         }
 
 

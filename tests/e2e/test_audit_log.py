@@ -164,3 +164,33 @@ time.sleep(float(sys.argv[1]))
         "pid": int(pid),
         "exe": os.path.realpath("/usr/bin/python3"),
     }
+
+
+def test_imds_credential_requests_are_audited(sandbox: Sandbox, emulator: EmulatorProcess) -> None:
+    """IMDS reads of the role's credentials get a line too, labelled `imds`."""
+    sandbox.write_settings('[imds]\nprofile = "readonly"\n')
+    with sandbox.start_daemon() as daemon:
+        daemon.wait_ready()
+        login(sandbox, emulator)
+        host, port = daemon.address.rsplit(":", 1)
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        try:
+            ttl = {"X-aws-ec2-metadata-token-ttl-seconds": "60"}
+            connection.request("PUT", "/latest/api/token", headers=ttl)
+            token = connection.getresponse().read().decode()
+            path = "/latest/meta-data/iam/security-credentials/ReadOnly"
+            statuses = []
+            for headers in ({"X-aws-ec2-metadata-token": token}, {}):  # then IMDSv1: refused
+                connection.request("GET", path, headers=headers)
+                response = connection.getresponse()
+                response.read()
+                statuses.append(response.status)
+            assert statuses == [200, 401]
+            lines = audit_lines(sandbox.paths.state_dir / "audit.log", 2)
+        finally:
+            connection.close()
+    assert [(x["profile"], x["token"], x["status"]) for x in lines] == [
+        ("readonly", "imds", 200),
+        ("readonly", "imds", 401),
+    ]
+    assert token not in (sandbox.paths.state_dir / "audit.log").read_text()

@@ -1,0 +1,67 @@
+"""Log lines fit for where they go: a terminal or a file, or the journal.
+
+On a terminal (and in launchd's log file) each line carries its time. Under systemd,
+stderr is a journal stream: journald stamps every line itself and reads a `<N>` syslog
+priority prefix, so the line carries that instead (`journalctl -p warning` then works).
+Which one is decided by JOURNAL_STREAM naming the very file stderr is (systemd's rule:
+a variable inherited by a child whose stderr goes elsewhere must not count).
+"""
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import TextIO
+
+__all__ = ["LEVELS", "configure_logging", "writes_to_journal"]
+
+LEVELS = ("debug", "info", "warning", "error")
+_CHATTY_LIBRARIES = ("botocore", "boto3", "urllib3", "s3transfer")
+
+# sd-daemon(3) priorities.
+_PRIORITY = {
+    logging.DEBUG: 7,
+    logging.INFO: 6,
+    logging.WARNING: 4,
+    logging.ERROR: 3,
+    logging.CRITICAL: 2,
+}
+
+
+class _JournalFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        priority = _PRIORITY.get(record.levelno, 6)
+        return f"<{priority}>{super().format(record)}"
+
+
+def writes_to_journal(stream: TextIO, env: Mapping[str, str]) -> bool:
+    """True when `stream` is the journal stream systemd connected (JOURNAL_STREAM=dev:ino)."""
+    device, _, inode = env.get("JOURNAL_STREAM", "").partition(":")
+    if not device.isdigit() or not inode.isdigit():
+        return False
+    try:
+        info = os.fstat(stream.fileno())
+    except (OSError, ValueError):
+        return False
+    return (info.st_dev, info.st_ino) == (int(device), int(inode))
+
+
+def configure_logging(level: str, stream: TextIO, env: Mapping[str, str]) -> None:
+    """Route the `stsd` loggers (and aiohttp's) to `stream` at `level`."""
+    formatter: logging.Formatter
+    if writes_to_journal(stream, env):
+        formatter = _JournalFormatter("%(name)s: %(message)s")
+    else:
+        formatter = logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%d %H:%M:%S"
+        )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # aiohttp's access log goes through our AccessLogger, which never prints headers.
+    logging.getLogger("aiohttp.access").setLevel(
+        logging.INFO if level.upper() == "DEBUG" else logging.WARNING
+    )
+    # At DEBUG botocore and urllib3 log whole requests and responses: the MFA code, the
+    # signature, every key and session token STS returns. Never below INFO.
+    for name in _CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level.upper())))

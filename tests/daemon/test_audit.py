@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from stsd.daemon import peer as peer_module
 from stsd.daemon.audit import AuditEvent, AuditLog
-from stsd.daemon.peer import Address, Peer, resolve_peer
+from stsd.daemon.peer import Address, Peer, resolve_peer, socket_owner
 
 
 def event(profile: str = "readonly", status: int = 200) -> AuditEvent:
@@ -116,6 +117,26 @@ def test_peer_of_a_loopback_connection(family: socket.AddressFamily) -> None:
                 found = resolve_peer(peer[:2], accepted.getsockname()[:2])
             assert client.fileno() >= 0
     assert found == Peer(uid=os.getuid(), pid=os.getpid(), exe=os.path.realpath(sys.executable))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc is Linux's")
+@pytest.mark.parametrize("netlink", [True, False], ids=["sock_diag", "proc-net-tcp"])
+def test_both_lookups_name_the_same_socket(monkeypatch: pytest.MonkeyPatch, netlink: bool) -> None:
+    """Where netlink is blocked (a sandboxed unit), /proc/net/tcp gives the same answer;
+    a socket that is closed gives none (not TIME_WAIT's uid 0)."""
+    monkeypatch.setattr(peer_module, "_netlink_usable", netlink)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        client = socket.create_connection(server.getsockname())
+        accepted, peer = server.accept()
+        with accepted:
+            local = accepted.getsockname()
+            owner = socket_owner(peer, local)
+            assert owner is not None and owner[0] == os.getuid()
+            assert owner[1] == os.fstat(client.fileno()).st_ino
+            client.close()
+            assert socket_owner(peer, local) is None
 
 
 def test_no_peer_for_what_is_not_a_connection() -> None:

@@ -56,11 +56,14 @@ def check_configuration(env: Mapping[str, str], paths: Paths) -> list[Finding]:
     # `stsd serve` never disagree about what is broken.
     from stsd.daemon.config import build_config
     from stsd.daemon.errors import ConfigError
+    from stsd.daemon.model import Credentials
 
+    # Keys moved into the store: names only, from the daemon (it alone holds the key).
+    stored = dict.fromkeys(_stored_key_sources(paths), Credentials("(in the store)", "-"))
     try:
         settings = load_settings(paths.config_file)
         files = load_aws_files(env)
-        config = build_config(files, settings)
+        config = build_config(files, settings, stored)
     except (SettingsError, AwsFilesError, ConfigError) as error:
         return [_problem("config", str(error))]
     findings = [_warn("config", warning) for warning in config.warnings]
@@ -84,7 +87,7 @@ def check_configuration(env: Mapping[str, str], paths: Paths) -> list[Finding]:
                 _warn(
                     "keys",
                     f"the keys of {source.name} are in plain text in {source.keys_origin}: "
-                    "whoever copies that file holds them",
+                    f"whoever copies that file holds them (`stsd keys import {source.name}`)",
                 )
             )
     if files.default_keys_in_credentials_file():
@@ -92,7 +95,7 @@ def check_configuration(env: Mapping[str, str], paths: Paths) -> list[Finding]:
             _problem(
                 "keys",
                 f"[default] in {files.credentials_path} holds keys: boto3 and the AWS CLI use "
-                "them before stsd; move them to a named section (e.g. [bastion])",
+                "them before stsd; `stsd keys import default` moves them into stsd's store",
             )
         )
     return findings
@@ -185,6 +188,38 @@ def check_daemon(env: Mapping[str, str], paths: Paths) -> list[Finding]:
     return findings or [_ok("daemon", f"running stsd {ours}")]
 
 
+def _stored_key_sources(paths: Paths) -> list[str]:
+    try:
+        status = Control(paths.control_socket, timeout=5).get("/v1/status")
+    except (DaemonUnreachable, ControlError):
+        return []
+    store = status.get("store") or {}
+    return [str(name) for name in store.get("keys", [])]
+
+
+def check_store(env: Mapping[str, str], paths: Paths) -> list[Finding]:
+    """Where the encrypted state's master key is, and whether the store works."""
+    try:
+        status = Control(paths.control_socket, timeout=5).get("/v1/status")
+    except (DaemonUnreachable, ControlError):
+        if (paths.state_dir / "master.key").exists():
+            return [_warn("store", f"master key in a file: {paths.state_dir / 'master.key'}")]
+        return [_ok("store", "the daemon is down; nothing more to tell")]
+    store = status.get("store")
+    if not store:
+        return []
+    findings = [_warn("store", problem) for problem in store.get("problems", [])]
+    if str(store.get("key", "")).startswith("file"):
+        findings.append(
+            _warn(
+                "store",
+                f"no OS keyring: the state's master key is in a {store['key']}, beside the "
+                "state it encrypts",
+            )
+        )
+    return findings or [_ok("store", f"encrypted state, master key in the {store['key']}")]
+
+
 def check_service(env: Mapping[str, str], paths: Paths) -> list[Finding]:
     """A systemd user unit or launchd agent starts the daemon at login."""
     from stsd.client.service import Target, default_platform
@@ -206,6 +241,7 @@ CHECKS: list[Check] = [
     check_runtime_dir,
     check_token_file,
     check_daemon,
+    check_store,
     check_service,
 ]
 

@@ -38,6 +38,7 @@ EXIT_CODES = {
     "RoleDenied": 5,
     "StsUnavailable": 6,
     "StoreCorrupt": 7,
+    "StoreUnavailable": 7,
     "PromptUnavailable": 8,
     "ConfigError": 78,
     "UnknownProfile": 2,

@@ -109,7 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
     credential_process.add_argument("profile", metavar="PROFILE", help="a role profile")
 
     status = commands.add_parser(
-        "status", help="sessions, roles, expiries, refreshes, pending prompts"
+        "status",
+        help="sessions, roles, expiries, refreshes, pending prompts",
+        description="What the daemon holds. Per source: the MFA session's expiry and any "
+        "code it waits for (run `stsd login SOURCE`). Per role profile: when its "
+        "credentials expire, until when they are served (the floor; the hard floor while "
+        "DEGRADED), the next background refresh (none for roles idle longer than "
+        "active_window_seconds), and the last STS error. DEGRADED means STS is failing "
+        "(throttling, 5xx, network): cached credentials are served down to the hard floor "
+        "while retries back off. Exits 1 when the daemon is not running.",
     )
     status.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -146,6 +154,29 @@ def build_parser() -> argparse.ArgumentParser:
         'exported the old one need `eval "$(stsd env)"` again.',
     )
 
+    keys = commands.add_parser(
+        "keys",
+        help="long-term keys in stsd's encrypted store",
+        description="import: move SOURCE's keys from ~/.aws/credentials (also [default]) "
+        "into the encrypted store and delete them from that file, keeping everything else. "
+        "list: key ids (masked) and where each lives. remove: delete SOURCE's keys from the "
+        "store (the daemon falls back to the credentials file). rotate: create a new key "
+        "through IAM with the MFA session, verify it, store it, then delete the old one.",
+    )
+    keys.add_argument("action", choices=["import", "list", "remove", "rotate"])
+    keys.add_argument("source", nargs="?", metavar="SOURCE", help="default: the only source")
+
+    mfa = commands.add_parser(
+        "mfa",
+        help="opt-in TOTP seed in the encrypted store",
+        description="totp add: read a base32 seed or otpauth:// URI from stdin, check it by "
+        "logging in with its code, and keep it encrypted; stsd then makes MFA codes itself. "
+        "This moves the second factor onto this disk: whoever has the disk (and the store's "
+        "master key) has both factors. totp remove: delete it.",
+    )
+    mfa.add_argument("kind", choices=["totp"])
+    mfa.add_argument("action", choices=["add", "remove"])
+    mfa.add_argument("source", nargs="?", metavar="SOURCE", help="default: the only source")
     policy = commands.add_parser(
         "policy",
         help="print the IAM policies of the bastion-account pattern",
@@ -241,6 +272,8 @@ _MODULES = {
     "lock": "logout",
     "exec": "exec",
     "token": "rotate",
+    "keys": "keys",
+    "mfa": "mfa",
     "policy": "policy",
     "console": "console",
     "doctor": "doctor",

@@ -37,6 +37,12 @@ class Sandbox:
 
     root: Path
     sts_endpoint: str | None = None
+    # The user's own keyring is never touched: keyring's fail backend unless a test
+    # brings its own Secret Service (None: keyring looks on the session bus it is given).
+    keyring_backend: str | None = "keyring.backends.fail.Keyring"
+    # The user's own D-Bus is never reached either: only a bus a test started (it then
+    # stands in for both the session and the system bus).
+    dbus_address: str | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -51,6 +57,15 @@ class Sandbox:
         )
         if self.sts_endpoint:
             env["AWS_ENDPOINT_URL_STS"] = self.sts_endpoint
+            env["AWS_ENDPOINT_URL_IAM"] = self.sts_endpoint  # the emulator speaks both
+        env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+        env.pop("DBUS_SYSTEM_BUS_ADDRESS", None)
+        if self.dbus_address:
+            env["DBUS_SESSION_BUS_ADDRESS"] = self.dbus_address
+            env["DBUS_SYSTEM_BUS_ADDRESS"] = self.dbus_address
+        env.pop("PYTHON_KEYRING_BACKEND", None)
+        if self.keyring_backend:
+            env["PYTHON_KEYRING_BACKEND"] = self.keyring_backend
         return env
 
     @property

@@ -5,12 +5,16 @@ Every key is optional:
     listen = "127.0.0.1:9925"          # the credentials endpoint; loopback only
     default_profile = "prod-ro"        # what `stsd env` serves without a PROFILE
     session_duration_seconds = 43200   # GetSessionToken: 900..129600 (12 h default)
+    store_key = "auto"                 # the state's master key: auto, keyring or file
+    lock_on_screen_lock = false        # `stsd lock` when the screen locks (Linux, D-Bus)
 
     [refresh]                          # DESIGN.md, "Refresh rules"
     floor_seconds = 1200               # never serve less than this left
     trigger_seconds = 1800             # re-assume in the background below this
     hard_floor_seconds = 300           # while STS fails, serve down to this
     active_window_seconds = 43200      # keep roles used this recently fresh
+    prompt_before_seconds = 1800       # ask for a new MFA code this long before the session ends
+    reassume_before_seconds = 600      # re-assume active roles this long before it ends
 
     [imds]                             # IMDSv2 for tools that speak only that; off
     profile = "prod-ro"                # the one role profile it serves
@@ -22,7 +26,7 @@ Every key is optional:
     lease_seconds = 15                 # a killed `stsd exec`'s token dies within this
 
     [endpoint]                         # the credentials endpoint's limits
-    max_connections = 128              # beyond it, the longest idle connection is closed
+    max_connections = 512              # beyond it, the longest idle connection is closed
     connection_timeout_seconds = 10    # a whole request must arrive within this
 """
 
@@ -48,6 +52,9 @@ DEFAULT_LISTEN = "127.0.0.1:9925"
 DEFAULT_SIGNIN_URL = "https://signin.aws.amazon.com/federation"
 
 
+_STORE_KEYS = ("auto", "keyring", "file")
+
+
 class SettingsError(Exception):
     """config.toml is broken; the message names the file and the key."""
 
@@ -61,10 +68,14 @@ class Settings:
     trigger: timedelta = timedelta(minutes=30)
     hard_floor: timedelta = timedelta(minutes=5)
     active_window: timedelta = timedelta(hours=12)
+    prompt_before: timedelta = timedelta(minutes=30)
+    reassume_before: timedelta = timedelta(minutes=10)
+    store_key: str = "auto"
+    lock_on_screen_lock: bool = False
     signin_url: str = DEFAULT_SIGNIN_URL
     imds_profile: str | None = None
     exec_lease: timedelta = timedelta(seconds=15)
-    max_connections: int = 128
+    max_connections: int = 512
     connection_timeout: timedelta = timedelta(seconds=10)
 
 
@@ -116,16 +127,35 @@ def load_settings(path: Path) -> Settings:
         parse_listen(listen)
     except ValueError as error:
         raise SettingsError(f"{path}: {error}") from None
+    session_duration = (
+        reader.seconds("session_duration_seconds", 900, 129600) or defaults.session_duration
+    )
+    # The leads before a session's end: defaults shrink to fit a short session (900 s is
+    # allowed), values given must fit it.
+    prompt_before = refresh.seconds("prompt_before_seconds", 1, 129600)
+    reassume_before = refresh.seconds("reassume_before_seconds", 1, 129600)
+    for key, lead in (
+        ("prompt_before_seconds", prompt_before),
+        ("reassume_before_seconds", reassume_before),
+    ):
+        if lead is not None and lead >= session_duration:
+            raise SettingsError(
+                f"{path}: refresh.{key} must be shorter than session_duration_seconds "
+                f"({int(session_duration.total_seconds())})"
+            )
     settings = Settings(
         listen=listen,
         default_profile=reader.string("default_profile"),
-        session_duration=reader.seconds("session_duration_seconds", 900, 129600)
-        or defaults.session_duration,
+        session_duration=session_duration,
         floor=refresh.seconds("floor_seconds", 1, 3600) or defaults.floor,
         trigger=refresh.seconds("trigger_seconds", 1, 3599) or defaults.trigger,
         hard_floor=refresh.seconds("hard_floor_seconds", 1, 3600) or defaults.hard_floor,
         active_window=refresh.seconds("active_window_seconds", 60, 7 * 86400)
         or defaults.active_window,
+        prompt_before=prompt_before or min(defaults.prompt_before, session_duration / 2),
+        reassume_before=reassume_before or min(defaults.reassume_before, session_duration / 3),
+        store_key=reader.choice("store_key", _STORE_KEYS) or defaults.store_key,
+        lock_on_screen_lock=reader.flag("lock_on_screen_lock") or defaults.lock_on_screen_lock,
         signin_url=console.string("signin_url") or defaults.signin_url,
         imds_profile=imds.string("profile"),
         exec_lease=exec_.seconds("lease_seconds", 1, 300) or defaults.exec_lease,
@@ -167,6 +197,20 @@ class _Reader:
         value = self._get(key)
         if value is not None and not isinstance(value, str):
             raise SettingsError(f"{self._path}: {self._prefix}{key} must be a string")
+        return value
+
+    def choice(self, key: str, allowed: tuple[str, ...]) -> str | None:
+        value = self.string(key)
+        if value is not None and value not in allowed:
+            raise SettingsError(
+                f"{self._path}: {self._prefix}{key} must be one of {', '.join(allowed)}"
+            )
+        return value
+
+    def flag(self, key: str) -> bool | None:
+        value = self._get(key)
+        if value is not None and not isinstance(value, bool):
+            raise SettingsError(f"{self._path}: {self._prefix}{key} must be true or false")
         return value
 
     def seconds(self, key: str, low: int, high: int) -> timedelta | None:

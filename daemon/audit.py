@@ -12,7 +12,9 @@ ahead of the request's event) and the event uses that answer. Under a flood the 
 stops resolving peers rather than fall behind without bound.
 
 The file (`audit.log`, 0600) rotates at `max_bytes`, keeping `backups` old files; lines
-also go to the `stsd.audit` logger (stderr, hence journald under systemd).
+also go to the `stsd.audit` logger (stderr, hence journald under systemd). A file that
+can't be written (read-only state dir, full disk) never stops the daemon: the lines go
+to stderr only, with a warning, and the file is tried again a minute later.
 """
 
 import contextlib
@@ -42,6 +44,7 @@ _MAX_BACKLOG = 100_000
 _CLOSE_RESOLVE_SECONDS = 1.0  # shutdown must not wait on a long /proc backlog
 _PROFILE_CHARS = 128
 _PEER_CACHE = 1024  # connections whose peers are remembered (keep-alive reuses them)
+_RETRY_FILE_SECONDS = 60.0
 # the profile comes from the URL: anyone's bytes, kept short
 
 
@@ -89,6 +92,7 @@ class AuditLog:
         self._file: io.TextIOWrapper | None = None
         self._thread: threading.Thread | None = None
         self._resolve_until = float("inf")  # monotonic; set by close()
+        self._retry_file_at = 0.0  # monotonic; when a file that failed is tried again
 
     @property
     def backlog(self) -> int:
@@ -115,9 +119,7 @@ class AuditLog:
         self._queue.put(_Opened(peer, local, owner))
 
     def start(self) -> None:
-        if self._path is not None:
-            self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self._file = self._open()
+        self._reopen()
         self._thread = threading.Thread(target=self._run, name="stsd-audit", daemon=True)
         self._thread.start()
 
@@ -128,14 +130,35 @@ class AuditLog:
             self._queue.put(None)
             self._thread.join(timeout=10)
             self._thread = None
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        self._drop_file()
 
-    def _open(self) -> io.TextIOWrapper:
-        assert self._path is not None  # noqa: S101 - only called with a file
-        fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        return open(fd, "a", encoding="utf-8", buffering=64 * 1024)  # noqa: SIM115
+    def _reopen(self) -> None:
+        if self._path is None or self._file is not None:
+            return
+        if time.monotonic() < self._retry_file_at:
+            return
+        try:
+            self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except OSError as error:
+            self._failed(error)
+            return
+        self._file = open(fd, "a", encoding="utf-8", buffering=64 * 1024)  # noqa: SIM115
+
+    def _failed(self, error: OSError) -> None:
+        log.warning(
+            "audit: can't write %s (%s): audit lines go to stderr only for now",
+            self._path,
+            error.strerror or error,
+        )
+        self._drop_file()
+        self._retry_file_at = time.monotonic() + _RETRY_FILE_SECONDS
+
+    def _drop_file(self) -> None:
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
 
     def _run(self) -> None:
         while True:
@@ -190,26 +213,33 @@ class AuditLog:
             ensure_ascii=True,  # nothing in a line can break the line
         )
         log.info("%s", line)
+        self._reopen()
         if self._file is not None:
-            self._file.write(line + "\n")
+            try:
+                self._file.write(line + "\n")
+            except OSError as error:
+                self._failed(error)
 
     def _flush(self) -> None:
         if self._file is None:
             return
-        self._file.flush()
-        if self._path is not None and os.fstat(self._file.fileno()).st_size >= self._max_bytes:
-            self._rotate()
+        try:
+            self._file.flush()
+            if self._path is not None and os.fstat(self._file.fileno()).st_size >= self._max_bytes:
+                self._rotate()
+        except OSError as error:
+            self._failed(error)
 
     def _rotate(self) -> None:
-        assert self._file is not None and self._path is not None  # noqa: S101
-        self._file.close()
+        assert self._path is not None  # noqa: S101 - only with a file
+        self._drop_file()
         for index in range(self._backups, 0, -1):
             source = (
                 self._path if index == 1 else self._path.with_name(f"{self._path.name}.{index - 1}")
             )
             with contextlib.suppress(FileNotFoundError):
                 os.replace(source, self._path.with_name(f"{self._path.name}.{index}"))
-        self._file = self._open()
+        self._reopen()
 
 
 def _iso(moment: float) -> str:

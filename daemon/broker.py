@@ -14,6 +14,11 @@ Rules (DESIGN.md, "Refresh rules"), all of them here and nowhere else:
   role credentials outlive the session that assumed them.
 - A failed STS call backs off exponentially with jitter; a transient failure (throttling,
   5xx, network) puts the profile in degraded mode, an expired session asks for MFA.
+  Credentials STS issued with less than `trigger` left count as a transient failure
+  too: served down to `hard_floor`, retried with backoff, never re-fetched in a loop.
+- AccessDenied on AssumeRole late in a session (the role worked earlier in it, or the
+  session is over an hour old) may be a trust policy's `aws:MultiFactorAuthAge`: the
+  error suggests a fresh code.
 
 Invariants: no I/O, no asyncio, no boto3. All time comes from `clock` (aware UTC), all
 randomness from `jitter`. The service carries out what the broker decides and reports
@@ -23,16 +28,25 @@ the outcome back; the broker never assumes an outcome.
 import enum
 import random
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from stsd.daemon.errors import (
     NeedsMfa,
+    RoleDenied,
     SessionExpired,
     StsdError,
     StsUnavailable,
 )
-from stsd.daemon.model import Credentials, RoleCredentials, RoleProfile, Session, SourceProfile
+from stsd.daemon.model import (
+    CachedRole,
+    CachedSession,
+    Credentials,
+    RoleCredentials,
+    RoleProfile,
+    Session,
+    SourceProfile,
+)
 
 __all__ = [
     "Action",
@@ -51,6 +65,10 @@ __all__ = [
 
 Clock = Callable[[], datetime]
 
+# A denial after this much session age may be an aws:MultiFactorAuthAge limit (policies
+# that use it rarely allow less than an hour).
+_MFA_AGE_HINT_AFTER = timedelta(hours=1)
+
 
 @dataclass(frozen=True, slots=True)
 class Policy:
@@ -68,15 +86,55 @@ class Policy:
     backoff_base: timedelta = timedelta(seconds=2)
     backoff_cap: timedelta = timedelta(minutes=5)
 
+    @classmethod
+    def scaled(
+        cls,
+        floor: timedelta,
+        trigger: timedelta,
+        hard_floor: timedelta,
+        active_window: timedelta,
+        renew_before: timedelta,
+        reassume_lead: timedelta,
+    ) -> "Policy":
+        """A policy from config.toml's numbers; the rest derived so any scale works.
+
+        The backoff cap is a third of the degraded window (floor minus hard floor), so at
+        least three retries happen before cached credentials run out; 5 min at most (the
+        default window of 15 min gives exactly that). A parent credential needs half the
+        hard floor left to sign a call, 1 min at most.
+        """
+        cap = min(timedelta(minutes=5), (floor - hard_floor) / 3)
+        return cls(
+            floor=floor,
+            trigger=trigger,
+            hard_floor=hard_floor,
+            renew_before=renew_before,
+            active_window=active_window,
+            reassume_lead=reassume_lead,
+            parent_margin=min(timedelta(minutes=1), hard_floor / 2),
+            backoff_base=min(timedelta(seconds=2), cap / 8),
+            backoff_cap=cap,
+        )
+
     def problems(self) -> list[str]:
         """What is inconsistent about these numbers, in words a config error can use."""
+        # Names in parentheses are config.toml's, for the ConfigError that quotes these.
         found = []
         if not self.hard_floor < self.floor < self.trigger:
-            found.append("need hard_floor < floor < trigger")
+            found.append("need hard_floor < floor < trigger (the *_seconds keys)")
         if self.trigger >= timedelta(hours=1):
-            found.append("trigger must be under 1 h: chained role credentials last 1 h at most")
+            found.append(
+                "trigger (trigger_seconds) must be under 1 h: chained role credentials "
+                "last 1 h at most"
+            )
         if self.parent_margin >= self.reassume_lead:
-            found.append("parent_margin must be shorter than reassume_lead")
+            found.append(
+                "reassume_lead (reassume_before_seconds) must be longer than the margin a "
+                f"session needs to sign a call ({self.parent_margin.total_seconds():g} s: "
+                "half the hard floor, 1 min at most)"
+            )
+        if self.backoff_base <= timedelta(0) or self.backoff_base > self.backoff_cap:
+            found.append("need 0 < backoff_base <= backoff_cap")
         return found
 
 
@@ -99,11 +157,15 @@ class Serve:
 
 @dataclass(frozen=True, slots=True)
 class Assume:
-    """Call AssumeRole for `profile` with `parent` credentials, then report back."""
+    """Call AssumeRole for `profile` with `parent` credentials, then report back.
+
+    `why` is for the log only, e.g. "advisory refresh, 24 min left".
+    """
 
     profile: RoleProfile
     parent: Credentials
     session_name: str
+    why: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,8 +218,11 @@ class SourceStatus:
     name: str
     mfa_serial: str
     user_arn: str | None
+    session_started: datetime | None
     session_expires: datetime | None
     prompt: PromptReason | None
+    degraded: bool  # some role of this source is degraded
+    degraded_reason: str | None  # the latest STS failure behind it
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,10 +231,13 @@ class RoleStatus:
     role_arn: str
     source: str
     expires: datetime | None
+    serve_until: datetime | None  # when they fall below the (hard) floor
     next_refresh: datetime | None
     last_used: datetime | None
+    active: bool  # used within the active window: refreshed in the background
     degraded: bool
     last_error: str | None
+    last_error_at: datetime | None
 
 
 @dataclass(slots=True)
@@ -179,6 +247,7 @@ class _RoleState:
     failures: int = 0
     retry_at: datetime | None = None
     error: StsdError | None = None
+    error_at: datetime | None = None
     degraded: bool = False
 
 
@@ -223,11 +292,21 @@ class Broker:
         self._mark_used(profile, now)
         state = self._role_state[profile]
         creds = state.credentials
-        floor = self._policy.hard_floor if state.degraded else self._policy.floor
-        if creds is not None and creds.credentials.remaining(now) >= floor:
-            refresh = self._next_assume(profile, now) if self._refresh_due(profile, now) else None
+        if creds is not None and creds.credentials.remaining(now) >= self._serving_floor(state):
+            why = self._refresh_reason(profile, now)
+            refresh = self._next_assume(profile, now, why) if why else None
             return Serve(creds, refresh if isinstance(refresh, Assume) else None)
-        return self._next_assume(profile, now)
+        left = creds.credentials.remaining(now) if creds else None
+        if left is None:
+            why = "no credentials yet"
+        elif left <= timedelta(0):
+            why = "credentials expired"
+        else:
+            why = f"{_human(left)} left, under the floor"
+        return self._next_assume(profile, now, why)
+
+    def _serving_floor(self, state: _RoleState) -> timedelta:
+        return self._policy.hard_floor if state.degraded else self._policy.floor
 
     def _mark_used(self, profile: str, now: datetime) -> None:
         # Parents of a chained role are in use too: keep them fresh for the child.
@@ -236,7 +315,7 @@ class Broker:
             self._role_state[name].last_used = now
             name = self._profiles[name].parent
 
-    def _next_assume(self, profile: str, now: datetime) -> Assume | Unavailable:
+    def _next_assume(self, profile: str, now: datetime, why: str) -> Assume | Unavailable:
         """The next AssumeRole that brings `profile` closer to fresh credentials."""
         role = self._profiles[profile]
         state = self._role_state[profile]
@@ -250,12 +329,12 @@ class Broker:
                 parent_creds is None
                 or parent_creds.credentials.remaining(now) < self._policy.parent_margin
             ):
-                return self._next_assume(role.parent, now)
-            return Assume(role, parent_creds.credentials, self._session_name(role))
+                return self._next_assume(role.parent, now, f"parent of {profile}")
+            return Assume(role, parent_creds.credentials, self._session_name(role), why)
         session = self._live_session(role.source, now)
         if session is None:
             return Unavailable(self._needs_mfa(role.source))
-        return Assume(role, session.credentials, self._session_name(role))
+        return Assume(role, session.credentials, self._session_name(role), why)
 
     def _live_session(self, source: str, now: datetime) -> Session | None:
         state = self._source_state[source]
@@ -280,46 +359,117 @@ class Broker:
         session = self._source_state[role.source].session
         return _valid_session_name(session.user_name if session else "stsd")
 
-    def _refresh_due(self, profile: str, now: datetime) -> bool:
-        state = self._role_state[profile]
-        if state.retry_at is not None and now < state.retry_at:
-            return False
+    def _usable_session(self, profile: str, now: datetime) -> Session | None:
+        """The session at the root of `profile`'s chain, if it can still sign a call."""
         session = self._source_state[self._profiles[profile].source].session
         if session is None or session.credentials.remaining(now) < self._policy.parent_margin:
-            return False
-        creds = state.credentials
-        if creds is None or creds.credentials.remaining(now) < self._policy.trigger:
-            return True
-        # Re-assume once shortly before the session ends, so the role outlives it.
+            return None
+        return session
+
+    def _reassume_from(self, session: Session) -> datetime:
         assert session.credentials.expiration is not None  # noqa: S101 - sessions expire
-        lead_start = session.credentials.expiration - self._policy.reassume_lead
-        return now >= lead_start and creds.issued_at < lead_start
+        return session.credentials.expiration - self._policy.reassume_lead
+
+    def _refresh_reason(self, profile: str, now: datetime) -> str | None:
+        """Why `profile` should be re-assumed in the background now, or None."""
+        state = self._role_state[profile]
+        if state.retry_at is not None and now < state.retry_at:
+            return None
+        session = self._usable_session(profile, now)
+        if session is None:
+            return None
+        creds = state.credentials
+        if creds is None:
+            return "no credentials yet"
+        left = creds.credentials.remaining(now)
+        if left < self._policy.trigger:
+            return f"advisory refresh, {_human(left)} left"
+        # Re-assume once shortly before the session ends, so the role outlives it.
+        lead_start = self._reassume_from(session)
+        if now >= lead_start and creds.issued_at < lead_start:
+            return "re-assume before the MFA session ends"
+        return None
+
+    def _refresh_at(self, profile: str, now: datetime) -> datetime | None:
+        """When `profile` will next be re-assumed if it stays in use (for `status`)."""
+        session = self._usable_session(profile, now)
+        if session is None:
+            return None
+        state = self._role_state[profile]
+        creds = state.credentials
+        at = now
+        if creds is not None and creds.credentials.expiration is not None:
+            at = creds.credentials.expiration - self._policy.trigger
+            lead_start = self._reassume_from(session)
+            if creds.issued_at < lead_start:
+                at = min(at, lead_start)
+        if state.retry_at is not None:
+            at = max(at, state.retry_at)
+        return max(at, now)
 
     # -- outcomes ---------------------------------------------------------------------
 
     def assumed(self, role_credentials: RoleCredentials) -> None:
         """STS returned fresh credentials for a role."""
+        now = self._clock()
         state = self._role_state[role_credentials.profile]
         state.credentials = role_credentials
+        left = role_credentials.credentials.remaining(now)
+        if left < self._policy.trigger:
+            # Shorter than asked for (or a clock far off): serve them as in degraded mode
+            # and back off, rather than fetch again on every request or every tick.
+            self._failed(
+                state,
+                StsUnavailable(
+                    f"STS issued credentials for {role_credentials.profile} that last only "
+                    f"{_human(left)}, under the {_human(self._policy.trigger)} refresh "
+                    "trigger; serving them down to the hard floor"
+                ),
+                now,
+            )
+            return
         state.failures = 0
         state.retry_at = None
         state.error = None
+        state.error_at = None
         state.degraded = False
 
     def assume_failed(self, profile: str, error: StsdError) -> None:
         """An AssumeRole for `profile` failed with `error` (already classified by sts)."""
         now = self._clock()
         state = self._role_state[profile]
+        source = self._profiles[profile].source
         if isinstance(error, SessionExpired):
-            source = self._profiles[profile].source
             self._source_state[source].session = None
             self._want_prompt(source, PromptReason.SESSION_EXPIRED)
             state.error = error
+            state.error_at = now
             return
+        if isinstance(error, RoleDenied):
+            error = self._with_mfa_age_hint(profile, error, now)
+        self._failed(state, error, now)
+
+    def _failed(self, state: _RoleState, error: StsdError, now: datetime) -> None:
         state.failures += 1
         state.error = error
+        state.error_at = now
         state.degraded = isinstance(error, StsUnavailable)
         state.retry_at = now + self._backoff(state.failures)
+
+    def _with_mfa_age_hint(self, profile: str, error: RoleDenied, now: datetime) -> RoleDenied:
+        """A denial late in a session may be the trust policy's aws:MultiFactorAuthAge."""
+        session = self._source_state[self._profiles[profile].source].session
+        if session is None:
+            return error
+        creds = self._role_state[profile].credentials
+        worked_before = creds is not None and creds.issued_at >= session.issued_at
+        age = now - session.issued_at
+        if not worked_before and age < _MFA_AGE_HINT_AFTER:
+            return error
+        return RoleDenied(
+            f"{error.message}; the MFA session is {_human(age)} old: if the trust policy "
+            f"limits aws:MultiFactorAuthAge, a fresh code helps: `stsd login {session.source}`"
+        )
 
     def _backoff(self, failures: int) -> timedelta:
         exponential = self._policy.backoff_base * (2 ** min(failures - 1, 16))
@@ -338,6 +488,7 @@ class Broker:
                 role_state.retry_at = None
                 role_state.failures = 0
                 role_state.error = None
+                role_state.error_at = None
                 # STS just answered; a degraded flag without its error would be a
                 # `status` that says degraded but not why.
                 role_state.degraded = False
@@ -412,6 +563,67 @@ class Broker:
             state.prompt = reason
             state.prompt_announced = False
 
+    # -- persistence ------------------------------------------------------------------
+
+    def restore(self, sessions: Iterable[CachedSession], roles: Iterable[CachedRole]) -> int:
+        """Seed the broker with what a previous run held; returns how many were taken.
+
+        Taken only where they still fit: a known source whose MFA device is unchanged,
+        a known profile with the same role_arn, and enough time left to be of use
+        (`parent_margin`). Everything else is dropped: that is the pruning.
+        """
+        now = self._clock()
+        taken = 0
+        for cached in sessions:
+            session = cached.session
+            source = self._sources.get(session.source)
+            if (
+                source is None
+                or source.mfa_serial != cached.mfa_serial
+                or session.credentials.remaining(now) < self._policy.parent_margin
+            ):
+                continue
+            state = self._source_state[session.source]
+            if state.session is None or state.session.issued_at < session.issued_at:
+                state.session = session
+                state.prompt = None
+                state.prompt_announced = False
+                taken += 1
+        for cached_role in roles:
+            creds = cached_role.credentials
+            role = self._profiles.get(creds.profile)
+            if (
+                role is None
+                or role.role_arn != cached_role.role_arn
+                or creds.credentials.remaining(now) < self._policy.parent_margin
+            ):
+                continue
+            role_state = self._role_state[creds.profile]
+            if role_state.credentials is None:
+                role_state.credentials = creds
+                taken += 1
+            if cached_role.last_used is not None and (
+                role_state.last_used is None or role_state.last_used < cached_role.last_used
+            ):
+                role_state.last_used = min(cached_role.last_used, now)
+        return taken
+
+    def cached(self) -> tuple[list[CachedSession], list[CachedRole]]:
+        """What is worth keeping across a restart: live sessions and role credentials."""
+        now = self._clock()
+        sessions = [
+            CachedSession(state.session, self._sources[name].mfa_serial)
+            for name, state in self._source_state.items()
+            if state.session is not None and state.session.credentials.remaining(now) > timedelta(0)
+        ]
+        roles = [
+            CachedRole(state.credentials, self._profiles[name].role_arn, state.last_used)
+            for name, state in self._role_state.items()
+            if state.credentials is not None
+            and state.credentials.credentials.remaining(now) > timedelta(0)
+        ]
+        return sessions, roles
+
     # -- background -------------------------------------------------------------------
 
     def due(self) -> list[Action]:
@@ -422,9 +634,10 @@ class Broker:
         for name, state in self._role_state.items():
             if not self._active(state, now, self._policy.active_window):
                 continue
-            if not self._refresh_due(name, now):
+            why = self._refresh_reason(name, now)
+            if why is None:
                 continue
-            step = self._next_assume(name, now)
+            step = self._next_assume(name, now, why)
             if isinstance(step, Assume) and step.profile.name not in seen:
                 seen.add(step.profile.name)
                 actions.append(step)
@@ -473,7 +686,7 @@ class Broker:
                 times.append(state.credentials.credentials.expiration - self._policy.trigger)
             session = self._source_state[self._profiles[name].source].session
             if session and session.credentials.expiration:
-                times.append(session.credentials.expiration - self._policy.reassume_lead)
+                times.append(self._reassume_from(session))
         for source_state in self._source_state.values():
             session = source_state.session
             if session and session.credentials.expiration:
@@ -491,13 +704,24 @@ class Broker:
             session = state.session
             if session is not None and session.credentials.remaining(now) <= timedelta(0):
                 session = None
+            degraded = [
+                role_state
+                for role_name, role_state in self._role_state.items()
+                if self._profiles[role_name].source == name and role_state.degraded
+            ]
+            latest = max(degraded, key=lambda r: r.error_at or now, default=None)
             result.append(
                 SourceStatus(
                     name=name,
                     mfa_serial=source.mfa_serial,
                     user_arn=session.user_arn if session else None,
+                    session_started=session.issued_at if session else None,
                     session_expires=session.credentials.expiration if session else None,
                     prompt=state.prompt,
+                    degraded=bool(degraded),
+                    degraded_reason=(
+                        latest.error.message if latest is not None and latest.error else None
+                    ),
                 )
             )
         return result
@@ -511,22 +735,20 @@ class Broker:
             expires = creds.credentials.expiration if creds else None
             if expires is not None and expires <= now:
                 expires = None
-            next_refresh = None
-            if self._active(state, now, self._policy.active_window):
-                candidates = [t for t in (state.retry_at,) if t is not None]
-                if expires is not None:
-                    candidates.append(expires - self._policy.trigger)
-                next_refresh = max(candidates, default=None)
+            active = self._active(state, now, self._policy.active_window)
             result.append(
                 RoleStatus(
                     name=name,
                     role_arn=role.role_arn,
                     source=role.source,
                     expires=expires,
-                    next_refresh=next_refresh,
+                    serve_until=expires - self._serving_floor(state) if expires else None,
+                    next_refresh=self._refresh_at(name, now) if active else None,
                     last_used=state.last_used,
+                    active=active,
                     degraded=state.degraded,
                     last_error=state.error.message if state.error else None,
+                    last_error_at=state.error_at if state.error else None,
                 )
             )
         return result
@@ -534,6 +756,17 @@ class Broker:
     def session(self, source: str) -> Session | None:
         """The live session of `source`, if any (for calls that need it, e.g. keys)."""
         return self._live_session(source, self._clock())
+
+
+def _human(delta: timedelta) -> str:
+    """`45 s`, `24 min`, `2 h 05 min`: durations as messages and logs show them."""
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 120:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def _valid_session_name(name: str) -> str:

@@ -3,8 +3,10 @@ stsd's own settings, validated into the values the broker works with.
 
 Role profiles (those with `role_arn`) are what stsd serves; each must reach, through
 `source_profile` links (possibly via other role profiles: chaining), a source profile
-holding long-term keys. The MFA device is the source's `mfa_serial`, or the one the role
-profiles of that source name (the AWS CLI's convention puts it there).
+holding long-term keys. Keys come from stsd's encrypted store when it has them for a
+source (`stsd keys import`), else from the AWS files, as botocore reads them. The MFA
+device is the source's `mfa_serial`, or the one the role profiles of that source name
+(the AWS CLI's convention puts it there).
 """
 
 from collections.abc import Mapping
@@ -18,7 +20,10 @@ from stsd.daemon.broker import Policy
 from stsd.daemon.errors import ConfigError
 from stsd.daemon.model import Credentials, RoleProfile, SourceProfile
 
-__all__ = ["Config", "build_config", "load_config"]
+__all__ = ["STORE_ORIGIN", "Config", "build_config", "load_config"]
+
+# Where keys came from, for messages: a file's path, or this.
+STORE_ORIGIN = "stsd's encrypted store (`stsd keys list`)"
 
 # STS caps role chaining (AssumeRole with temporary credentials) at 1 h.
 _CHAINED_MAX = timedelta(hours=1)
@@ -33,8 +38,14 @@ class Config:
     warnings: list[str] = field(default_factory=list)
 
 
-def load_config(settings_file: Path, env: Mapping[str, str] | None = None) -> Config:
+def load_config(
+    settings_file: Path,
+    env: Mapping[str, str] | None = None,
+    stored_keys: Mapping[str, Credentials] | None = None,
+) -> Config:
     """Read every file the daemon depends on: config.toml and the AWS files.
+
+    `stored_keys` are the long-term keys of the encrypted store, by source profile.
 
     Raises:
         ConfigError: naming the file and the profile or key at fault.
@@ -44,18 +55,29 @@ def load_config(settings_file: Path, env: Mapping[str, str] | None = None) -> Co
         files = load_aws_files(env)
     except (SettingsError, AwsFilesError) as error:
         raise ConfigError(str(error)) from None
-    return build_config(files, settings)
+    return build_config(files, settings, stored_keys)
 
 
-def build_config(files: AwsFiles, settings: Settings) -> Config:
-    """Validate the AWS files against stsd's rules (pure: no I/O)."""
+def build_config(
+    files: AwsFiles, settings: Settings, stored_keys: Mapping[str, Credentials] | None = None
+) -> Config:
+    """Validate the AWS files against stsd's rules (pure: no I/O).
+
+    A source's keys come from `stored_keys` when it has them, else from the files.
+    """
+    stored = stored_keys or {}
     warnings: list[str] = []
-    policy = Policy(
+    policy = Policy.scaled(
         floor=settings.floor,
         trigger=settings.trigger,
         hard_floor=settings.hard_floor,
         active_window=settings.active_window,
+        renew_before=settings.prompt_before,
+        reassume_lead=settings.reassume_before,
     )
+    problems = policy.problems()
+    if problems:
+        raise ConfigError(f"config.toml [refresh]: {'; '.join(problems)}")
     roles: dict[str, RoleProfile] = {}
     serials: dict[str, set[str]] = {}
     for name in files.role_profiles():
@@ -68,7 +90,7 @@ def build_config(files: AwsFiles, settings: Settings) -> Config:
                 f"{files.config_path}: profile {name} has role_arn but no source_profile: "
                 "name the profile holding the bastion user's keys"
             )
-        source = _root_source(files, name)
+        source = _root_source(files, name, stored)
         parent = settings_of["source_profile"]
         duration = _duration(files, name, settings_of, policy, warnings)
         roles[name] = RoleProfile(
@@ -87,7 +109,7 @@ def build_config(files: AwsFiles, settings: Settings) -> Config:
 
     sources: dict[str, SourceProfile] = {}
     for source in sorted({role.source for role in roles.values()}):
-        sources[source] = _source(files, source, serials.get(source, set()))
+        sources[source] = _source(files, source, serials.get(source, set()), stored.get(source))
     if settings.default_profile is not None and settings.default_profile not in roles:
         raise ConfigError(
             f"default_profile {settings.default_profile!r} in config.toml is not a role "
@@ -101,7 +123,7 @@ def build_config(files: AwsFiles, settings: Settings) -> Config:
     return Config(sources, roles, settings, policy, warnings)
 
 
-def _root_source(files: AwsFiles, name: str) -> str:
+def _root_source(files: AwsFiles, name: str, stored: Mapping[str, Credentials]) -> str:
     chain = [name]
     current = name
     while True:
@@ -111,7 +133,7 @@ def _root_source(files: AwsFiles, name: str) -> str:
         if parent in chain:
             loop = " -> ".join([*chain, parent])
             raise ConfigError(f"{files.config_path}: source_profile loop {loop}")
-        if parent not in files.config and parent not in files.credentials:
+        if parent not in files.config and parent not in files.credentials and parent not in stored:
             raise ConfigError(
                 f"{files.config_path}: profile {current} names source_profile {parent}, "
                 "which exists in neither the config nor the credentials file"
@@ -152,10 +174,19 @@ def _duration(
     return duration
 
 
-def _source(files: AwsFiles, name: str, role_serials: set[str]) -> SourceProfile:
+def _source(
+    files: AwsFiles, name: str, role_serials: set[str], stored: Credentials | None
+) -> SourceProfile:
     settings_of = files.profile(name)
     key_id = settings_of.get("aws_access_key_id", "").strip()
     secret = settings_of.get("aws_secret_access_key", "").strip()
+    if stored is not None:
+        key_id, secret = stored.access_key_id, stored.secret_access_key
+        origin = STORE_ORIGIN
+    elif "aws_access_key_id" in files.credentials.get(name, {}):
+        origin = str(files.credentials_path)
+    else:
+        origin = str(files.config_path)
     if not key_id or not secret:
         raise ConfigError(
             f"{files.credentials_path}: source profile {name} has no aws_access_key_id and "
@@ -178,9 +209,5 @@ def _source(files: AwsFiles, name: str, role_serials: set[str]) -> SourceProfile
         keys=Credentials(access_key_id=key_id, secret_access_key=secret),
         mfa_serial=candidates.pop(),
         region=settings_of.get("region") or None,
-        keys_origin=str(
-            files.credentials_path
-            if "aws_access_key_id" in files.credentials.get(name, {})
-            else files.config_path
-        ),
+        keys_origin=origin,
     )

@@ -8,6 +8,7 @@
     ├── RoleDenied           AssumeRole refused: trust policy or MFA age (503, exit 5)
     ├── StsUnavailable       throttling, 5xx, network: retried with backoff (503, exit 6)
     ├── StoreCorrupt         an encrypted state file can't be read (exit 7)
+    ├── StoreUnavailable     the encrypted store can't be written or has no key (503, exit 7)
     └── PromptUnavailable    an MFA driver can't run here (exit 8)
 
 Messages say what to do next and never contain a secret.
@@ -23,6 +24,7 @@ __all__ = [
     "RoleDenied",
     "SessionExpired",
     "StoreCorrupt",
+    "StoreUnavailable",
     "StsUnavailable",
     "StsdError",
 ]
@@ -75,6 +77,11 @@ class StsUnavailable(StsdError):
 
 class StoreCorrupt(StsdError):
     http_status = 500
+    exit_code = 7
+
+
+class StoreUnavailable(StsdError):
+    http_status = 503
     exit_code = 7
 
 

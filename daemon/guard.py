@@ -5,8 +5,11 @@ Any local user can open TCP connections to 127.0.0.1. A connection must deliver 
 whole request within `timeout` of opening, and the next one within `timeout` of the
 last response; otherwise it is closed, whether it sent nothing or dribbles a byte at a
 time. At `max_connections`, a new connection pushes out the one that has been idle (or
-dribbling) longest, so held connections never lock SDKs out; a connection whose request
-is being handled is never pushed out (handling takes at most 0.8 s).
+dribbling) longest, so held connections never lock SDKs out. Never pushed out: a
+connection whose request is being handled (at most 0.8 s), and one younger than a second
+(a burst of SDK processes starting at once opens many connections whose requests are a
+moment away; a new connection is turned away instead, and SDKs retry). The process's
+open-file limit is raised to fit the cap where the hard limit allows.
 
 The guard sits between asyncio and aiohttp's protocol, so it sees connections before
 aiohttp does; its middleware tells it when a request starts and ends.
@@ -14,6 +17,7 @@ aiohttp does; its middleware tells it when a request starts and ends.
 
 import asyncio
 import logging
+import resource
 import socket
 import time
 from collections import OrderedDict
@@ -30,11 +34,14 @@ __all__ = ["ConnectionGuard", "GuardedSite"]
 log = logging.getLogger(__name__)
 
 _WARN_EVERY_SECONDS = 60.0
+_GRACE_SECONDS = 1.0  # a client sends its request within milliseconds of connecting
+_SPARE_FILES = 128  # the daemon's own: STS connections, the store, logs
 
 
 @dataclass(slots=True, eq=False)
 class _Connection:
     transport: asyncio.Transport
+    idle_since: float  # monotonic: opened, or its last response sent
     busy: int = 0
     timer: asyncio.TimerHandle | None = field(default=None, repr=False)
 
@@ -50,6 +57,7 @@ class ConnectionGuard:
     ) -> None:
         self._max = max_connections
         self._timeout = timeout
+        self._grace = min(_GRACE_SECONDS, timeout / 2)
         self._on_open = on_open
         # Least recently active first: the order eviction follows.
         self._open: OrderedDict[asyncio.BaseTransport, _Connection] = OrderedDict()
@@ -58,6 +66,10 @@ class ConnectionGuard:
     @property
     def open_connections(self) -> int:
         return len(self._open)
+
+    @property
+    def max_connections(self) -> int:
+        return self._max
 
     def protocol_factory(
         self, factory: Callable[[], asyncio.BaseProtocol]
@@ -90,10 +102,10 @@ class ConnectionGuard:
 
     def _opened(self, transport: asyncio.Transport) -> None:
         if len(self._open) >= self._max and not self._evict_one():
-            self._warn("all %d connections are busy; refusing a new one", self._max)
+            self._warn("%d connections open, all busy or new: turning one away", self._max)
             transport.abort()
             return
-        connection = _Connection(transport)
+        connection = _Connection(transport, time.monotonic())
         self._open[transport] = connection
         self._arm(connection)
         if self._on_open is not None:
@@ -116,6 +128,7 @@ class ConnectionGuard:
     def _finished(self, connection: _Connection) -> None:
         connection.busy -= 1
         if connection.busy == 0 and connection.transport in self._open:
+            connection.idle_since = time.monotonic()
             self._open.move_to_end(connection.transport)
             self._arm(connection)
 
@@ -130,12 +143,13 @@ class ConnectionGuard:
             self._drop(connection)
 
     def _evict_one(self) -> bool:
-        for connection in self._open.values():
-            if connection.busy == 0:
-                self._warn("%d connections open: closing the longest idle", self._max)
-                self._drop(connection)
-                return True
-        return False
+        # Oldest activity first: the first idle connection is the longest idle one.
+        idle = next((c for c in self._open.values() if c.busy == 0), None)
+        if idle is None or time.monotonic() - idle.idle_since < self._grace:
+            return False
+        self._warn("%d connections open: closing the longest idle", self._max)
+        self._drop(idle)
+        return True
 
     def _drop(self, connection: _Connection) -> None:
         self._closed(connection.transport)
@@ -213,6 +227,7 @@ class GuardedSite(web.BaseSite):
 
     async def start(self) -> None:
         await super().start()
+        _fit_file_limit(self._guard.max_connections + _SPARE_FILES)
         server = self._runner.server
         assert server is not None  # noqa: S101 - the runner is set up
         factory = self._guard.protocol_factory(server)
@@ -222,3 +237,20 @@ class GuardedSite(web.BaseSite):
         else:
             assert self._port is not None  # noqa: S101 - checked in __init__
             self._server = await loop.create_server(factory, self._host, self._port)
+
+
+def _fit_file_limit(wanted: int) -> None:
+    """Raise the soft open-file limit to `wanted` (up to the hard limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < wanted:
+        log.warning(
+            "the open-file limit (%d) is below max_connections + %d: lower [endpoint] "
+            "max_connections or raise the limit",
+            hard,
+            _SPARE_FILES,
+        )

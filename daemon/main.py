@@ -26,8 +26,9 @@ from pathlib import Path
 
 from aiohttp import web
 
+from stsd.client.awsfiles import load_aws_files
 from stsd.client.paths import Paths, UnsafeRuntimeDir, ensure_private_dir
-from stsd.client.settings import parse_listen
+from stsd.client.settings import SettingsError, load_settings, parse_listen
 from stsd.client.tokens import ensure_token
 from stsd.daemon.activation import InheritedSockets
 from stsd.daemon.audit import AuditLog
@@ -35,10 +36,13 @@ from stsd.daemon.config import Config, load_config
 from stsd.daemon.control_api import create_control_app
 from stsd.daemon.errors import ConfigError, StsdError
 from stsd.daemon.guard import ConnectionGuard, GuardedSite
+from stsd.daemon.iam import Iam
 from stsd.daemon.imds import add_imds_routes
 from stsd.daemon.instance import AlreadyRunning, InstanceLock
+from stsd.daemon.keys import KeyManager
 from stsd.daemon.logsetup import configure_logging
 from stsd.daemon.porthold import find_port_holder
+from stsd.daemon.screenlock import watch_screen_lock
 from stsd.daemon.sdnotify import Notifier
 from stsd.daemon.server import (
     AccessLogger,
@@ -46,9 +50,11 @@ from stsd.daemon.server import (
     set_own_hosts,
 )
 from stsd.daemon.service import CredentialService
+from stsd.daemon.store_api import add_store_routes
 from stsd.daemon.sts import Sts
 from stsd.daemon.token_api import add_token_routes
 from stsd.daemon.tokens import TokenRegistry
+from stsd.daemon.vault import Vault, open_vault
 
 __all__ = ["serve"]
 
@@ -75,6 +81,7 @@ class _Run:
     inherited: InheritedSockets
     imds_profile: str | None  # its routes are set up once, at start
     bound: tuple[str, int] = field(default=("", 0))
+    vault: Vault | None = None  # the encrypted store; keys in it win over the AWS files
 
 
 def serve(listen: str | None, config_file: Path | None, log_level: str) -> int:
@@ -84,11 +91,15 @@ def serve(listen: str | None, config_file: Path | None, log_level: str) -> int:
     paths = Paths.from_env()
     settings_file = config_file or paths.config_file
 
+    vault: Vault | None = None
+
     def load() -> Config:
-        return load_config(settings_file)
+        stored = vault.credentials() if vault is not None else None
+        return load_config(settings_file, stored_keys=stored)
 
     try:
         inherited = InheritedSockets.from_environ()
+        vault = _open_vault(paths, settings_file)
         config = load()
         address = parse_listen(listen or config.settings.listen)
     except StsdError as error:
@@ -112,6 +123,7 @@ def serve(listen: str | None, config_file: Path | None, log_level: str) -> int:
         notifier=notifier,
         inherited=inherited,
         imds_profile=config.settings.imds_profile,
+        vault=vault,
     )
     try:
         with InstanceLock(paths) as lock:
@@ -122,6 +134,15 @@ def serve(listen: str | None, config_file: Path | None, log_level: str) -> int:
         return _fail(str(error), EXIT_START_FAILED)
     except StsdError as error:
         return _fail(error.message, error.exit_code)
+
+
+def _open_vault(paths: Paths, settings_file: Path) -> Vault:
+    """The encrypted store, with the master key config.toml's `store_key` asks for."""
+    try:
+        choice = load_settings(settings_file).store_key
+    except SettingsError as error:
+        raise ConfigError(str(error)) from None
+    return open_vault(paths.state_dir, choice)
 
 
 def _fail(message: str, code: int) -> int:
@@ -139,7 +160,8 @@ async def _run(config: Config, run: _Run) -> int:
     loop.add_signal_handler(signal.SIGHUP, reload.set)
 
     paths = run.paths
-    service = CredentialService(config, Sts())
+    sts = Sts()
+    service = CredentialService(config, sts, vault=run.vault)
     settings = config.settings
     tokens = TokenRegistry(ensure_token(paths.token_file), settings.exec_lease.total_seconds())
     audit = AuditLog(paths.state_dir / "audit.log")
@@ -164,6 +186,9 @@ async def _run(config: Config, run: _Run) -> int:
     )
     control_app = create_control_app(service)
     add_token_routes(control_app, tokens, paths.token_file)
+    if run.vault is not None:
+        keys = KeyManager(service, run.vault, sts, Iam(), load_aws_files().credentials_path)
+        add_store_routes(control_app, keys)
     control_runner = web.AppRunner(
         control_app, handle_signals=False, shutdown_timeout=_CONTROL_DRAIN_SECONDS
     )
@@ -172,14 +197,19 @@ async def _run(config: Config, run: _Run) -> int:
     try:
         run.bound = await _open_endpoint(credentials_runner, run, guard)
         set_own_hosts(credentials_app, *run.bound)
-        await _open_control(control_runner, run)
+        # The address first: whoever sees the control socket answer (wait_ready, stsd env)
+        # must find this daemon's address, not one a killed predecessor left behind.
         _write_atomic(paths.address_file, "{}:{}".format(*run.bound))
+        await _open_control(control_runner, run)
         log.info("serving %s", _describe(service.config, run))
         run.notifier.ready(f"Serving {_describe(service.config, run)}")
         background = asyncio.create_task(service.run_background(), name="background")
+        lock_watch = _watch_screen_lock(service, config)
         try:
             await _until_stopped(stop, reload, service, run)
         finally:
+            if lock_watch is not None:
+                lock_watch.cancel()
             background.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await background
@@ -198,6 +228,18 @@ async def _run(config: Config, run: _Run) -> int:
                 leftover.unlink()
     log.info("stopped")
     return 0
+
+
+def _watch_screen_lock(service: CredentialService, config: Config) -> "asyncio.Task[None] | None":
+    """With `lock_on_screen_lock`, `stsd lock` whenever the screen locks."""
+    if not config.settings.lock_on_screen_lock:
+        return None
+
+    def lock(why: str) -> None:
+        log.info("screen locked (%s): forgetting every session", why)
+        service.logout(None, everything=True)
+
+    return asyncio.create_task(watch_screen_lock(lock), name="screen lock")
 
 
 async def _open_endpoint(

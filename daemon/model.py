@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 __all__ = [
+    "CachedRole",
+    "CachedSession",
     "Credentials",
     "RoleCredentials",
     "RoleProfile",
@@ -98,3 +100,24 @@ class RoleCredentials:
     credentials: Credentials
     assumed_role_arn: str
     issued_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CachedSession:
+    """A session as the encrypted store keeps it across restarts.
+
+    `mfa_serial` is the device that vouched for it: a restored session is used only
+    while the source profile still names that device.
+    """
+
+    session: Session
+    mfa_serial: str
+
+
+@dataclass(frozen=True, slots=True)
+class CachedRole:
+    """Role credentials as the store keeps them; used again only for the same role_arn."""
+
+    credentials: RoleCredentials
+    role_arn: str
+    last_used: datetime | None

@@ -7,6 +7,7 @@ outcomes back. Concurrent requests for the same credentials share one flight.
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -15,8 +16,9 @@ from typing import Any
 from stsd.daemon.broker import Assume, Broker, ConfigChange, Prompt, Serve, Unavailable
 from stsd.daemon.config import Config
 from stsd.daemon.errors import ConfigError, MfaCodeRejected, StsdError, StsUnavailable
-from stsd.daemon.model import RoleCredentials, Session, SourceProfile
+from stsd.daemon.model import Credentials, RoleCredentials, Session, SourceProfile
 from stsd.daemon.sts import Sts
+from stsd.daemon.vault import Vault
 
 __all__ = ["CredentialService"]
 
@@ -42,6 +44,7 @@ class CredentialService:
         sts: Sts,
         clock: Callable[[], datetime] = _utcnow,
         request_deadline: float = REQUEST_DEADLINE_SECONDS,
+        vault: Vault | None = None,
     ) -> None:
         self._config = config
         self._sts = sts
@@ -57,6 +60,10 @@ class CredentialService:
         self._wake = asyncio.Event()
         self._reload_error: str | None = None
         self.started_at = clock()
+        self._vault = vault
+        if vault is not None:
+            restored = self._broker.restore(*vault.load_cache())
+            log.info("restored %d session(s) and role credential set(s) from the store", restored)
 
     @property
     def config(self) -> Config:
@@ -115,15 +122,26 @@ class CredentialService:
         role = step.profile
         stamp = self._stamp(role.source, role.name)
         region = self._config.sources[role.source].region
+        log.info("role %s: AssumeRole (%s)", role.name, step.why or "requested")
         try:
             creds = await self._sts.assume_role(role, step.parent, step.session_name, region)
-        except StsdError as error:
+        except Exception as raised:
+            error = raised if isinstance(raised, StsdError) else None
+            if error is None:
+                # A bug, not STS: still a failure the broker must hear of, or every
+                # request would start another flight.
+                log.exception("role %s: AssumeRole crashed", role.name)
+                error = StsUnavailable(
+                    f"calling STS failed unexpectedly ({type(raised).__name__}); see the log"
+                )
             if self._stamp(role.source, role.name) == stamp:
                 self._broker.assume_failed(role.name, error)
+                self._persist()
             log.warning("role %s: AssumeRole failed: %s", role.name, error.message)
         else:
             if self._stamp(role.source, role.name) == stamp:
                 self._broker.assumed(creds)
+                self._persist()
                 log.info(
                     "role %s: assumed %s, expires %s",
                     role.name,
@@ -160,6 +178,11 @@ class CredentialService:
             StsdError: any other failure, classified by sts.
         """
         source = self.source_named(source_name)
+        if not source.keys.access_key_id:
+            raise ConfigError(
+                f"{source.name} has no long-term keys any more ({source.keys_origin}): "
+                f"`stsd keys import {source.name}` or put them in the credentials file"
+            )
         lock = self._login_locks.setdefault(source.name, asyncio.Lock())
         async with lock:
             duration = int(self._config.settings.session_duration.total_seconds())
@@ -178,6 +201,7 @@ class CredentialService:
                     f"run `stsd login {source.name}` again"
                 )
             self._broker.session_started(session)
+            self._persist()
             log.info(
                 "source %s: MFA session for %s until %s",
                 source.name,
@@ -193,8 +217,26 @@ class CredentialService:
         for name in names:
             self._generation[name] += 1
         self._broker.forget(names)
+        self._persist()
         log.info("forgot sessions of %s", ", ".join(names) or "nothing")
         return names
+
+    def _persist(self) -> None:
+        """Write sessions and role credentials to the store (best effort: see status)."""
+        if self._vault is not None:
+            self._vault.save_cache(*self._broker.cached())
+
+    def live_session(self, source_name: str) -> Session | None:
+        """`source_name`'s MFA session if it has one now (key rotation needs it)."""
+        return self._broker.session(source_name)
+
+    def replace_keys(self, source_name: str, keys: Credentials, origin: str) -> None:
+        """Use `keys` for `source_name` from now on (after rotation or removal)."""
+        sources = dict(self._config.sources)
+        sources[source_name] = dataclasses.replace(
+            sources[source_name], keys=keys, keys_origin=origin
+        )
+        self._config = dataclasses.replace(self._config, sources=sources)
 
     # -- configuration ----------------------------------------------------------------
 
@@ -229,7 +271,6 @@ class CredentialService:
         while True:
             for action in self._broker.due():
                 if isinstance(action, Assume):
-                    log.info("role %s: background refresh", action.profile.name)
                     self._flight(action)
                 elif isinstance(action, Prompt):
                     self._announce(action)
@@ -261,11 +302,14 @@ class CredentialService:
         for task in self._flights.values():
             task.cancel()
         await asyncio.gather(*self._flights.values(), return_exceptions=True)
+        self._persist()
 
     # -- status -----------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
         """Everything `stsd status` shows; no secrets (key ids masked, no tokens)."""
+        policy = self._broker.policy
+        sources = self._broker.sources()
         return {
             "now": _iso(self._clock()),
             "started": _iso(self.started_at),
@@ -274,10 +318,13 @@ class CredentialService:
                     "name": s.name,
                     "mfa_serial": s.mfa_serial,
                     "user_arn": s.user_arn,
+                    "session_started": _iso(s.session_started),
                     "session_expires": _iso(s.session_expires),
                     "pending_prompt": s.prompt.value if s.prompt else None,
+                    "degraded": s.degraded,
+                    "degraded_reason": s.degraded_reason,
                 }
-                for s in self._broker.sources()
+                for s in sources
             ],
             "roles": [
                 {
@@ -285,15 +332,28 @@ class CredentialService:
                     "role_arn": r.role_arn,
                     "source": r.source,
                     "expires": _iso(r.expires),
+                    "serve_until": _iso(r.serve_until),
                     "next_refresh": _iso(r.next_refresh),
                     "last_used": _iso(r.last_used),
+                    "active": r.active,
                     "degraded": r.degraded,
                     "last_error": r.last_error,
+                    "last_error_at": _iso(r.last_error_at),
                 }
                 for r in self._broker.roles()
             ],
-            "degraded": any(r.degraded for r in self._broker.roles()),
-            "warnings": list(self._config.warnings),
+            "degraded": any(s.degraded for s in sources),
+            "refresh": {
+                "floor_seconds": int(policy.floor.total_seconds()),
+                "trigger_seconds": int(policy.trigger.total_seconds()),
+                "hard_floor_seconds": int(policy.hard_floor.total_seconds()),
+                "active_window_seconds": int(policy.active_window.total_seconds()),
+                "prompt_before_seconds": int(policy.renew_before.total_seconds()),
+                "reassume_before_seconds": int(policy.reassume_lead.total_seconds()),
+            },
+            "warnings": list(self._config.warnings)
+            + (self._vault.problems() if self._vault is not None else []),
+            "store": self._vault.describe() if self._vault is not None else None,
             "reload_error": self._reload_error,
         }
 
@@ -303,4 +363,4 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _hhmm(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).strftime("%H:%M UTC") if moment else "never"
+    return moment.astimezone(UTC).strftime("%H:%M:%S UTC") if moment else "never"

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 import boto3
 import botocore.config
 import botocore.exceptions
+import botocore.parsers
 import botocore.session
 
 from stsd.daemon.errors import (
@@ -40,29 +41,48 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _DEFAULT_REGION = "us-east-1"
-# Our own backoff (the broker's) replaces botocore's retries: a request never waits
-# more than 0.8 s, and degraded mode needs to see each failure.
-_CLIENT_CONFIG = botocore.config.Config(
-    retries={"total_max_attempts": 1, "mode": "standard"},
-    connect_timeout=3,
-    read_timeout=10,
-)
+# A background flight may wait this long; requests stop waiting after 0.8 s anyway.
+_CONNECT_TIMEOUT_SECONDS = 3.0
+_READ_TIMEOUT_SECONDS = 10.0
 _TRANSIENT_CODES = {
     "Throttling",
     "ThrottlingException",
     "RequestLimitExceeded",
+    "TooManyRequestsException",
     "ServiceUnavailable",
     "InternalFailure",
     "InternalError",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "PriorRequestNotComplete",
     "RegionDisabledException",
 }
+# Everything between us and STS that can break without STS saying why: refused or reset
+# connections, timeouts, and answers that aren't STS's (a captive portal, a proxy page).
+_NETWORK_ERRORS = (
+    botocore.exceptions.ConnectionError,  # refused, connect timeout, proxy
+    botocore.exceptions.HTTPClientError,  # closed, read timeout
+    botocore.parsers.ResponseParserError,
+)
 _CLIENT_CACHE_SIZE = 32
 
 
 class Sts:
     """Makes STS calls with one reused boto3 session and a small cache of clients."""
 
-    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], datetime] | None = None,
+        connect_timeout: float = _CONNECT_TIMEOUT_SECONDS,
+        read_timeout: float = _READ_TIMEOUT_SECONDS,
+    ) -> None:
+        # Our own backoff (the broker's) replaces botocore's retries: a request never
+        # waits more than 0.8 s, and degraded mode needs to see each failure.
+        self._config = botocore.config.Config(
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+        )
         core = botocore.session.get_session()
         # AWS_PROFILE in the daemon's environment must not break client creation:
         # every call passes its own credentials anyway.
@@ -83,7 +103,7 @@ class Sts:
                     aws_access_key_id=credentials.access_key_id,
                     aws_secret_access_key=credentials.secret_access_key,
                     aws_session_token=credentials.session_token,
-                    config=_CLIENT_CONFIG,
+                    config=self._config,
                 )
                 self._clients[key] = client
                 while len(self._clients) > _CLIENT_CACHE_SIZE:
@@ -127,6 +147,17 @@ class Sts:
             log.warning("GetCallerIdentity for %s failed (%s)", source.name, type(error).__name__)
             account = source.mfa_serial.split(":")[4] if source.mfa_serial.count(":") >= 5 else ""
             return f"arn:aws:iam::{account}:user/{source.mfa_serial.rsplit('/', 1)[-1]}"
+
+    async def caller_arn(self, credentials: Credentials, region: str | None) -> str:
+        """Who `credentials` belong to (GetCallerIdentity): proves a new key works."""
+
+        def call() -> str:
+            return self._client(credentials, region).get_caller_identity()["Arn"]
+
+        def classify(code: str, message: str) -> StsdError:
+            return ConfigError(f"STS does not accept the key ({code})")
+
+        return await _run(call, classify)
 
     async def assume_role(
         self, role: RoleProfile, parent: Credentials, session_name: str, region: str | None
@@ -182,13 +213,7 @@ async def _run(call: Callable[[], T], classify: ErrorMapper) -> T:
         if code in _TRANSIENT_CODES or status >= 500:
             raise StsUnavailable(f"STS is failing ({code}); retrying with backoff") from None
         raise classify(code, message) from None
-    except (
-        botocore.exceptions.EndpointConnectionError,
-        botocore.exceptions.ConnectionClosedError,
-        botocore.exceptions.ReadTimeoutError,
-        botocore.exceptions.ConnectTimeoutError,
-        botocore.exceptions.HTTPClientError,
-    ) as error:
+    except _NETWORK_ERRORS as error:
         raise StsUnavailable(
             f"can't reach STS ({type(error).__name__}); retrying with backoff"
         ) from None
@@ -219,11 +244,13 @@ def _assume_error(role: RoleProfile) -> ErrorMapper:
                 f"run `stsd login {role.source}`"
             )
         if code == "AccessDenied":
+            # The broker adds the aws:MultiFactorAuthAge hint when it is late in a session.
             return RoleDenied(
                 f"STS denied AssumeRole into {role.role_arn} for profile {role.name}: check "
-                "the role's trust policy; if it limits aws:MultiFactorAuthAge, a fresh code "
-                f"helps: `stsd login {role.source}`"
+                "that the role's trust policy admits the bastion user with MFA"
             )
-        return RoleDenied(f"AssumeRole into {role.role_arn} failed: {code}: {message}")
+        return RoleDenied(
+            f"AssumeRole into {role.role_arn} for profile {role.name} failed: {code}: {message}"
+        )
 
     return classify

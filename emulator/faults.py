@@ -13,9 +13,12 @@ from typing import Literal
 
 from stsd.emulator.errors import StsError
 
-__all__ = ["ACTIONS", "Faults", "FaultsError", "Outage", "take_fault"]
+__all__ = ["ACTIONS", "IAM_ACTIONS", "STS_ACTIONS", "Faults", "FaultsError", "Outage", "take_fault"]
 
-ACTIONS = ("GetSessionToken", "AssumeRole", "GetCallerIdentity")
+STS_ACTIONS = ("GetSessionToken", "AssumeRole", "GetCallerIdentity")
+# IAM's, for `stsd keys rotate` (see iam.py); same endpoint, service `iam`.
+IAM_ACTIONS = ("CreateAccessKey", "DeleteAccessKey", "ListAccessKeys")
+ACTIONS = STS_ACTIONS + IAM_ACTIONS
 
 
 class FaultsError(ValueError):

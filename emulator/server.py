@@ -1,4 +1,5 @@
-"""The emulator's HTTP face: STS's Query protocol on ``/``, the control API beside it.
+"""The emulator's HTTP face: STS's (and a little of IAM's) Query protocol on ``/``, the
+control API beside it.
 
 An STS request goes: parse parameters, count the action, suffer any injected fault,
 authenticate (SigV4, token, expiry), carry out the action, answer in STS's XML.
@@ -20,8 +21,9 @@ from stsd.emulator import wire
 from stsd.emulator.config import EmulatorConfig
 from stsd.emulator.control_api import add_control_routes
 from stsd.emulator.errors import StsError
-from stsd.emulator.faults import ACTIONS, Outage, take_fault
+from stsd.emulator.faults import ACTIONS, IAM_ACTIONS, Outage, take_fault
 from stsd.emulator.federation import add_federation_routes
+from stsd.emulator.iam import IAM_VERSION, Iam
 from stsd.emulator.sigv4 import SignedRequest
 from stsd.emulator.state import RECORDED_PARAMS, STATE, CallRecord, EmulatorState
 from stsd.emulator.sts import Caller, Sts
@@ -36,7 +38,8 @@ def create_app(
 ) -> web.Application:
     """An aiohttp app serving STS for ``config``; ``clock`` (aware UTC) defaults to now."""
     app = web.Application()
-    app[STATE] = EmulatorState(Sts(config, clock or _utc_now))
+    sts = Sts(config, clock or _utc_now)
+    app[STATE] = EmulatorState(sts, Iam(sts.keys))
     app.router.add_route("POST", "/", _handle_sts)
     app.router.add_route("GET", "/", _handle_sts)
     add_control_routes(app)
@@ -73,8 +76,12 @@ async def _handle_sts(request: web.Request) -> web.StreamResponse:
             headers=tuple(request.headers.items()),
             body=body,
         )
-        caller = state.sts.authenticate(signed)
-        xml = _carry_out(state, action, params, caller, request_id)
+        if action in IAM_ACTIONS:
+            caller = state.sts.authenticate(signed, service="iam")
+            xml = state.iam.handle(action, caller, params, request_id)
+        else:
+            caller = state.sts.authenticate(signed)
+            xml = _carry_out(state, action, params, caller, request_id)
     except StsError as error:
         _record(state, action, params, error.status, error.code, caller)
         log.info("%s by %s: %d %s", action or "-", _who(caller), error.status, error.code)
@@ -93,7 +100,8 @@ async def _handle_sts(request: web.Request) -> web.StreamResponse:
 def _check_action(action: str, params: Mapping[str, str]) -> None:
     if not action:
         raise StsError("MissingAction", "Missing Action", 400)
-    if action not in ACTIONS or params.get("Version") != wire.VERSION:
+    version = IAM_VERSION if action in IAM_ACTIONS else wire.VERSION
+    if action not in ACTIONS or params.get("Version") != version:
         raise StsError(
             "InvalidAction",
             f"Could not find operation {action} for version {params.get('Version', '')}",

@@ -65,8 +65,11 @@ class Authorization:
     security_token: str | None = field(repr=False)
 
 
-def parse_authorization(request: SignedRequest) -> Authorization:
-    """Parse the SigV4 ``Authorization`` header or raise STS's error for it."""
+def parse_authorization(request: SignedRequest, service: str = "sts") -> Authorization:
+    """Parse the SigV4 ``Authorization`` header or raise STS's error for it.
+
+    ``service`` is the one the action belongs to: ``sts``, or ``iam`` for IAM's actions.
+    """
     header = request.header("Authorization")
     if header is None:
         if "X-Amz-Signature=" in request.path_qs:
@@ -90,9 +93,9 @@ def parse_authorization(request: SignedRequest) -> Authorization:
         raise incomplete_signature(
             "Credential should be scoped to a valid region, service and 'aws4_request'."
         )
-    access_key_id, scope_date, region, service, _ = scope
-    if service != "sts":
-        raise signature_mismatch("Credential should be scoped to correct service: 'sts'. ")
+    access_key_id, scope_date, region, scoped_service, _ = scope
+    if scoped_service != service:
+        raise signature_mismatch(f"Credential should be scoped to correct service: '{service}'. ")
     signed_headers = tuple(parts["SignedHeaders"].split(";"))
     amz_date = request.header("X-Amz-Date")
     if amz_date is None:
@@ -108,7 +111,7 @@ def parse_authorization(request: SignedRequest) -> Authorization:
         access_key_id=access_key_id,
         scope_date=scope_date,
         region=region,
-        service=service,
+        service=scoped_service,
         signed_headers=signed_headers,
         signature=parts["Signature"],
         amz_date=amz_date,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from stsd.emulator.faults import ACTIONS, Faults
+from stsd.emulator.iam import Iam
 from stsd.emulator.sts import Sts
 
 __all__ = ["STATE", "CallRecord", "EmulatorState"]
@@ -42,6 +43,7 @@ class CallRecord:
 @dataclass(slots=True)
 class EmulatorState:
     sts: Sts
+    iam: Iam
     faults: Faults = field(default_factory=Faults)
     calls: Counter[str] = field(default_factory=Counter)
     records: deque[CallRecord] = field(default_factory=lambda: deque(maxlen=MAX_RECORDS))

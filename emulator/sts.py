@@ -36,6 +36,7 @@ from stsd.emulator.errors import (
     invalid_client_token,
     validation_error,
 )
+from stsd.emulator.keys import AccessKeys
 from stsd.emulator.mfa import MfaDevices, check_mfa_params
 from stsd.emulator.principals import Principal, role_session, trusts, user_principal
 from stsd.emulator.sigv4 import (
@@ -97,6 +98,8 @@ class Sts:
         self._offset = timedelta(0)
         self._issued: dict[str, TemporaryCredentials] = {}
         self.mfa = MfaDevices(config.users, clock)
+        # Long-term keys: the configured ones, changed by IAM's Create/DeleteAccessKey.
+        self.keys = AccessKeys(config.users, clock)
 
     def client_now(self) -> datetime:
         return self._clock()
@@ -116,15 +119,15 @@ class Sts:
         self._offset += timedelta(seconds=seconds)
         log.info("clock advanced by %s s (offset now %s)", seconds, self._offset)
 
-    def authenticate(self, request: SignedRequest) -> Caller:
+    def authenticate(self, request: SignedRequest, service: str = "sts") -> Caller:
         """Identify the caller from the signed request, or raise STS's error for it."""
-        auth = parse_authorization(request)
-        user = self.config.user_by_key(auth.access_key_id)
-        if user is not None:
+        auth = parse_authorization(request, service)
+        key = self.keys.lookup(auth.access_key_id)
+        if key is not None:
             if auth.security_token is not None:
                 raise invalid_client_token()
-            caller = Caller(user_principal(user))
-            secret = user.secret_access_key
+            caller = Caller(user_principal(key.user))
+            secret = key.secret_access_key
         else:
             issued = self._issued.get(auth.access_key_id)
             if (

@@ -1,6 +1,7 @@
 """Helpers for tests that drive real processes: HTTP like an SDK, env like a shell."""
 
 import json
+import signal
 import subprocess
 import sys
 import urllib.error
@@ -9,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stsd.client.sandbox import Sandbox
+from stsd.client.sandbox import DaemonProcess, Sandbox
 from stsd.emulator.config import DEMO_CONFIG
 from stsd.emulator.process import EmulatorProcess
 
@@ -73,3 +74,12 @@ def caller_arn(env: Mapping[str, str]) -> str:
     result = run_python(env, CALLER_ARN)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
+
+
+def kill_hard(daemon: DaemonProcess) -> None:
+    """`kill -9` the daemon: no shutdown code runs, what is on disk is all there is.
+
+    It leaves its address file and control socket behind, as a crash does.
+    """
+    daemon.process.send_signal(signal.SIGKILL)
+    daemon.process.wait(10)

@@ -143,3 +143,20 @@ def test_no_peer_for_what_is_not_a_connection() -> None:
     assert resolve_peer(None, None) == Peer()
     assert resolve_peer(("127.0.0.1", 1), ("127.0.0.1", 2)) == Peer()
     assert resolve_peer(("not-an-ip", 1), ("127.0.0.1", 2)) == Peer()
+
+
+def test_an_unwritable_file_never_stops_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A state dir that can't hold the file (read-only, full, or here not a directory):
+    a warning, and the lines still reach stderr."""
+    caplog.set_level("INFO", logger="stsd.audit")
+    blocker = tmp_path / "state"
+    blocker.write_text("not a directory")
+    audit = AuditLog(blocker / "audit.log", resolver=fixed_peer)
+    audit.start()
+    audit.record(event())
+    audit.close()
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("can't write" in m and "stderr only" in m for m in messages)
+    assert any('"profile": "readonly"' in m for m in messages)

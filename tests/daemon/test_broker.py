@@ -15,6 +15,7 @@ from stsd.daemon.broker import (
     Policy,
     Prompt,
     PromptReason,
+    RoleStatus,
     Serve,
     Unavailable,
 )
@@ -191,14 +192,16 @@ def test_short_user_name_padded_to_valid_session_name(broker: Broker, clock: Fak
 def test_credentials_under_floor_are_not_served(broker: Broker, clock: FakeClock) -> None:
     """Credentials with less than the 20 min floor left are re-assumed, not served."""
     session = login(broker, clock)
-    give(broker, clock, lasts=19 * MIN)
+    give(broker, clock)
+    clock.advance(41 * MIN)
     assert broker.request("prod-ro") == Assume(PROD, session.credentials, "alice")
 
 
 def test_credentials_under_trigger_served_with_refresh(broker: Broker, clock: FakeClock) -> None:
     """With 25 min left (under the 30 min trigger) they are served and refreshed meanwhile."""
     session = login(broker, clock)
-    creds = give(broker, clock, lasts=25 * MIN)
+    creds = give(broker, clock)
+    clock.advance(35 * MIN)
     assert broker.request("prod-ro") == Serve(creds, Assume(PROD, session.credentials, "alice"))
 
 
@@ -248,7 +251,8 @@ def test_sts_unavailable_makes_role_degraded(broker: Broker, clock: FakeClock) -
 def test_degraded_serves_between_hard_floor_and_floor(broker: Broker, clock: FakeClock) -> None:
     """While degraded, credentials with 5 to 20 min left are still served."""
     login(broker, clock)
-    creds = give(broker, clock, lasts=15 * MIN)
+    creds = give(broker, clock)
+    clock.advance(45 * MIN)
     broker.assume_failed("prod-ro", StsUnavailable("STS is failing (Throttling)"))
     decision = broker.request("prod-ro")
     assert isinstance(decision, Serve)
@@ -258,7 +262,8 @@ def test_degraded_serves_between_hard_floor_and_floor(broker: Broker, clock: Fak
 def test_degraded_below_hard_floor_unavailable_in_backoff(broker: Broker, clock: FakeClock) -> None:
     """While degraded and backing off, credentials under the 5 min hard floor are refused."""
     login(broker, clock)
-    give(broker, clock, lasts=4 * MIN)
+    give(broker, clock)
+    clock.advance(56 * MIN)
     broker.assume_failed("prod-ro", StsUnavailable("STS is failing (Throttling)"))
     decision = broker.request("prod-ro")
     assert isinstance(decision, Unavailable)
@@ -269,7 +274,8 @@ def test_degraded_below_hard_floor_unavailable_in_backoff(broker: Broker, clock:
 def test_degraded_retries_once_backoff_passed(broker: Broker, clock: FakeClock) -> None:
     """After the backoff, a request under the hard floor tries STS again."""
     login(broker, clock)
-    give(broker, clock, lasts=4 * MIN)
+    give(broker, clock)
+    clock.advance(56 * MIN)
     broker.assume_failed("prod-ro", StsUnavailable("STS is failing (Throttling)"))
     clock.advance(2 * timedelta(seconds=2))
     assert isinstance(broker.request("prod-ro"), Assume)
@@ -291,7 +297,8 @@ def test_backoff_grows_exponentially_and_is_capped(broker: Broker, clock: FakeCl
 def test_degraded_role_in_backoff_is_not_refreshed(broker: Broker, clock: FakeClock) -> None:
     """During backoff neither requests nor ticks start another AssumeRole."""
     login(broker, clock)
-    creds = give(broker, clock, lasts=15 * MIN)
+    creds = give(broker, clock)
+    clock.advance(45 * MIN)
     broker.request("prod-ro")
     broker.assume_failed("prod-ro", StsUnavailable("STS is failing (Throttling)"))
     assert broker.request("prod-ro") == Serve(creds, None)
@@ -302,10 +309,11 @@ def test_assumed_clears_degraded(broker: Broker, clock: FakeClock) -> None:
     """Fresh credentials end degraded mode: the normal floor applies again."""
     login(broker, clock)
     broker.assume_failed("prod-ro", StsUnavailable("STS is failing (Throttling)"))
-    give(broker, clock, lasts=15 * MIN)
+    give(broker, clock)
     status = next(r for r in broker.roles() if r.name == "prod-ro")
     assert not status.degraded
     assert status.last_error is None
+    clock.advance(45 * MIN)
     assert isinstance(broker.request("prod-ro"), Assume)
 
 
@@ -377,7 +385,8 @@ def test_chained_request_counts_parent_as_used(broker: Broker, clock: FakeClock)
 def test_due_asks_for_shared_parent_once(broker: Broker, clock: FakeClock) -> None:
     """When a parent and its child both need it, the parent's AssumeRole is asked for once."""
     login(broker, clock)
-    give(broker, clock, "audit", lasts=25 * MIN)
+    give(broker, clock, "audit")
+    clock.advance(35 * MIN)
     broker.request("audit")
     assert assumes(broker) == ["prod-ro"]
 
@@ -399,7 +408,8 @@ def test_due_refreshes_used_role_below_trigger(broker: Broker, clock: FakeClock)
 def test_due_ignores_roles_never_requested(broker: Broker, clock: FakeClock) -> None:
     """Credentials nobody asked for are not refreshed."""
     login(broker, clock)
-    give(broker, clock, "idle", lasts=10 * MIN)
+    give(broker, clock, "idle")
+    clock.advance(50 * MIN)
     assert assumes(broker) == []
 
 
@@ -408,7 +418,8 @@ def test_due_ignores_roles_idle_past_active_window(broker: Broker, clock: FakeCl
     login(broker, clock, lasts=36 * HOUR)
     broker.request("prod-ro")
     clock.advance(12 * HOUR + MIN)
-    give(broker, clock, lasts=10 * MIN)
+    give(broker, clock)
+    clock.advance(50 * MIN)
     assert assumes(broker) == []
 
 
@@ -577,3 +588,232 @@ def test_default_policy_is_consistent() -> None:
 def test_policy_flags_inconsistent_numbers(policy: Policy) -> None:
     """Numbers that contradict each other or the 1 h chaining cap are flagged."""
     assert len(policy.problems()) == 1
+
+
+def test_scaled_policy_with_default_numbers_is_the_default() -> None:
+    """config.toml's defaults give exactly DESIGN's numbers, derived ones included."""
+    scaled = Policy.scaled(
+        floor=20 * MIN,
+        trigger=30 * MIN,
+        hard_floor=5 * MIN,
+        active_window=12 * HOUR,
+        renew_before=30 * MIN,
+        reassume_lead=10 * MIN,
+    )
+    assert scaled == Policy()
+
+
+def test_scaled_policy_shrinks_backoff_and_margin_with_the_floors() -> None:
+    """Floors of seconds (tests, short lifetimes) get backoff and margins of seconds."""
+    scaled = Policy.scaled(
+        floor=timedelta(seconds=4),
+        trigger=timedelta(seconds=7),
+        hard_floor=timedelta(seconds=1),
+        active_window=HOUR,
+        renew_before=timedelta(seconds=10),
+        reassume_lead=timedelta(seconds=5),
+    )
+    assert scaled.problems() == []
+    assert scaled.backoff_cap == timedelta(seconds=1)  # a third of floor - hard floor
+    assert scaled.backoff_base == timedelta(seconds=1) / 8
+    assert scaled.parent_margin == timedelta(seconds=0.5)
+
+
+# -- credentials shorter than asked -----------------------------------------------------
+
+
+def test_credentials_issued_under_floor_served_degraded_not_refetched(
+    broker: Broker, clock: FakeClock
+) -> None:
+    """Credentials that arrive with less than the floor left are served down to the hard
+    floor and retried with backoff, never fetched again on every request."""
+    login(broker, clock)
+    creds = give(broker, clock, lasts=10 * MIN)
+    status = next(r for r in broker.roles() if r.name == "prod-ro")
+    assert status.degraded
+    assert status.last_error is not None and "last only 10 min" in status.last_error
+    assert broker.request("prod-ro") == Serve(creds, None)
+    assert broker.request("prod-ro") == Serve(creds, None)
+    assert assumes(broker) == []
+    clock.advance(timedelta(seconds=2))  # the backoff (1.5 s with jitter 0.5) has passed
+    assert assumes(broker) == ["prod-ro"]
+
+
+# -- wall clock, continued ----------------------------------------------------------------
+
+
+def test_first_request_after_sleep_recovers(broker: Broker, clock: FakeClock) -> None:
+    """After hours asleep the first request fetches, and what it fetched is served."""
+    login(broker, clock)
+    old = give(broker, clock)
+    broker.request("prod-ro")
+    clock.advance(3 * HOUR)
+    assert isinstance(broker.request("prod-ro"), Assume)
+    new = give(broker, clock)
+    assert broker.request("prod-ro") == Serve(new, None)
+    assert new != old
+
+
+# -- AccessDenied and the MFA-age hint ----------------------------------------------------
+
+
+def test_role_denied_right_after_login_has_no_mfa_age_hint(
+    broker: Broker, clock: FakeClock
+) -> None:
+    """A fresh session denied at once: the trust policy is at fault, not MFA age."""
+    login(broker, clock)
+    broker.request("prod-ro")
+    broker.assume_failed("prod-ro", RoleDenied(f"STS denied AssumeRole into {PROD.role_arn}"))
+    message = error_of(broker.request("prod-ro"))
+    assert PROD.role_arn in message
+    assert "MultiFactorAuthAge" not in message
+
+
+def test_role_denied_after_it_worked_suggests_a_fresh_code(
+    broker: Broker, clock: FakeClock
+) -> None:
+    """The role worked earlier in this session: a denial now may be aws:MultiFactorAuthAge."""
+    login(broker, clock)
+    give(broker, clock)
+    broker.request("prod-ro")
+    clock.advance(45 * MIN)  # 15 min left: under the floor
+    broker.assume_failed("prod-ro", RoleDenied(f"STS denied AssumeRole into {PROD.role_arn}"))
+    message = error_of(broker.request("prod-ro"))
+    assert "MultiFactorAuthAge" in message
+    assert "45 min old" in message
+    assert "stsd login bastion" in message
+
+
+def test_role_denied_late_in_session_suggests_a_fresh_code(
+    broker: Broker, clock: FakeClock
+) -> None:
+    """A first denial in a session over an hour old carries the hint too."""
+    login(broker, clock)
+    clock.advance(3 * HOUR)
+    broker.request("ci")
+    broker.assume_failed("ci", RoleDenied(f"STS denied AssumeRole into {CI.role_arn}"))
+    assert "3 h 00 min old" in error_of(broker.request("ci"))
+
+
+def test_role_denied_is_not_retried_in_a_storm(broker: Broker, clock: FakeClock) -> None:
+    """Many requests during the backoff make no AssumeRole; the error says when it retries."""
+    login(broker, clock)
+    broker.request("prod-ro")
+    broker.assume_failed("prod-ro", RoleDenied("denied"))
+    decisions = [broker.request("prod-ro") for _ in range(200)]
+    assert all(isinstance(d, Unavailable) for d in decisions)
+    assert "next try in 2 s" in error_of(decisions[-1])
+    assert assumes(broker) == []
+
+
+# -- why an AssumeRole happens (for the log) ----------------------------------------------
+
+
+def test_assume_says_why(broker: Broker, clock: FakeClock) -> None:
+    """Each AssumeRole carries its reason: none yet, advisory refresh, session ending."""
+    login(broker, clock)
+    first = broker.request("prod-ro")
+    assert isinstance(first, Assume) and first.why == "no credentials yet"
+    give(broker, clock)
+    clock.advance(36 * MIN)
+    served = broker.request("prod-ro")
+    assert isinstance(served, Serve) and served.refresh is not None
+    assert served.refresh.why == "advisory refresh, 24 min left"
+
+
+# -- status -------------------------------------------------------------------------------
+
+
+def role_status(broker: Broker, name: str = "prod-ro") -> RoleStatus:
+    return next(r for r in broker.roles() if r.name == name)
+
+
+def test_status_next_refresh_is_when_the_trigger_is_reached(
+    broker: Broker, clock: FakeClock
+) -> None:
+    """A role in use: next refresh at expiry minus the trigger; served until the floor."""
+    login(broker, clock)
+    creds = give(broker, clock)
+    broker.request("prod-ro")
+    status = role_status(broker)
+    expires = creds.credentials.expiration
+    assert expires is not None
+    assert status.next_refresh == expires - 30 * MIN
+    assert status.serve_until == expires - 20 * MIN
+    assert status.active
+
+
+def test_status_next_refresh_is_the_reassume_before_session_end(
+    broker: Broker, clock: FakeClock
+) -> None:
+    """Near the session's end the next refresh is the re-assume that outlives it."""
+    session = login(broker, clock)
+    clock.advance(12 * HOUR - 15 * MIN)
+    give(broker, clock)
+    broker.request("prod-ro")
+    assert session.credentials.expiration is not None
+    assert role_status(broker).next_refresh == session.credentials.expiration - 10 * MIN
+
+
+def test_status_no_next_refresh_for_idle_roles_or_without_session(
+    broker: Broker, clock: FakeClock
+) -> None:
+    """Nobody asked for it, or no session to refresh with: no next refresh."""
+    login(broker, clock)
+    give(broker, clock, "idle")
+    assert role_status(broker, "idle").next_refresh is None
+    assert not role_status(broker, "idle").active
+    broker.request("prod-ro")
+    broker.forget(["bastion"])
+    assert role_status(broker).next_refresh is None
+
+
+def test_status_next_refresh_waits_for_backoff(broker: Broker, clock: FakeClock) -> None:
+    """During a backoff the next refresh is the retry, not a moment already past."""
+    login(broker, clock)
+    give(broker, clock)
+    broker.request("prod-ro")
+    clock.advance(35 * MIN)
+    broker.assume_failed("prod-ro", StsUnavailable("STS is failing (Throttling)"))
+    status = role_status(broker)
+    assert status.next_refresh == clock.now() + timedelta(seconds=1.5)
+    expires = status.expires
+    assert expires is not None and status.serve_until == expires - 5 * MIN  # hard floor
+
+
+def test_status_source_degraded_says_why(broker: Broker, clock: FakeClock) -> None:
+    """A source with a degraded role is degraded, with the latest STS failure as reason."""
+    login(broker, clock)
+    broker.request("prod-ro")
+    broker.request("ci")
+    broker.assume_failed("prod-ro", StsUnavailable("STS is failing (Throttling)"))
+    clock.advance(MIN)
+    broker.assume_failed("ci", StsUnavailable("can't reach STS (EndpointConnectionError)"))
+    (source,) = broker.sources()
+    assert source.degraded
+    assert source.degraded_reason == "can't reach STS (EndpointConnectionError)"
+    assert source.session_started is not None
+
+
+def test_status_source_not_degraded_for_a_denied_role(broker: Broker, clock: FakeClock) -> None:
+    """A trust policy refusal is the role's error, not STS failing: not degraded."""
+    login(broker, clock)
+    broker.request("prod-ro")
+    broker.assume_failed("prod-ro", RoleDenied("denied"))
+    (source,) = broker.sources()
+    assert not source.degraded and source.degraded_reason is None
+    assert role_status(broker).last_error == "denied"
+
+
+def test_credentials_issued_under_trigger_are_not_refreshed_in_a_loop(
+    broker: Broker, clock: FakeClock
+) -> None:
+    """Credentials above the floor but under the trigger on arrival: the background does
+    not re-assume them on every tick, only after a backoff."""
+    login(broker, clock)
+    broker.request("prod-ro")
+    creds = give(broker, clock, lasts=25 * MIN)
+    assert broker.request("prod-ro") == Serve(creds, None)
+    assert assumes(broker) == []
+    clock.advance(timedelta(seconds=2))
+    assert assumes(broker) == ["prod-ro"]

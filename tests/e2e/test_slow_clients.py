@@ -107,7 +107,7 @@ def test_held_connections_cannot_lock_out_sdks(daemon: DaemonProcess) -> None:
     for dribbler in dribblers:
         dribbler.start()
     try:
-        time.sleep(0.3)  # all of them connected and holding on
+        time.sleep(1.2)  # all of them connected, holding on, and past the grace of new ones
         for _ in range(10):
             started = time.monotonic()
             reply = fetch(daemon.url("readonly"), daemon.token)

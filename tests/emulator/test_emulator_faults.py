@@ -15,6 +15,10 @@ from emulator_support import READ_ONLY, FrozenClock, client_error, mfa_session, 
 
 from stsd.emulator.control import EmulatorControlError
 from stsd.emulator.embedded import EmbeddedEmulator
+from stsd.emulator.faults import ACTIONS
+
+# Every action is counted, the IAM ones too.
+NO_CALLS = dict.fromkeys(ACTIONS, 0)
 
 
 @pytest.fixture
@@ -29,13 +33,18 @@ def emu(clock: FrozenClock) -> Iterator[EmbeddedEmulator]:
 
 
 def test_calls_count_each_request_per_action_whatever_its_outcome(emu: EmbeddedEmulator) -> None:
-    assert emu.control.calls() == {"GetSessionToken": 0, "AssumeRole": 0, "GetCallerIdentity": 0}
+    assert emu.control.calls() == NO_CALLS
     session = mfa_session(emu)
     client = user_client(emu)
     client_error(lambda: client.assume_role(RoleArn=READ_ONLY, RoleSessionName="xx"))
     sts_for(emu, session).assume_role(RoleArn=READ_ONLY, RoleSessionName="alice")
     user_client(emu).get_caller_identity()
-    assert emu.control.calls() == {"GetSessionToken": 1, "AssumeRole": 2, "GetCallerIdentity": 1}
+    assert emu.control.calls() == {
+        **NO_CALLS,
+        "GetSessionToken": 1,
+        "AssumeRole": 2,
+        "GetCallerIdentity": 1,
+    }
     outcomes = [(r["action"], r["status"], r["error_code"]) for r in emu.control.requests()]
     assert outcomes == [
         ("GetSessionToken", 200, None),
@@ -134,7 +143,7 @@ def test_reset_clears_counts_records_and_faults(emu: EmbeddedEmulator) -> None:
     emu.control.set_faults(throttle=5, latency_ms=10, credential_lifetime_seconds=60)
     client_error(user_client(emu).get_caller_identity)
     emu.control.reset()
-    assert emu.control.calls() == {"GetSessionToken": 0, "AssumeRole": 0, "GetCallerIdentity": 0}
+    assert emu.control.calls() == NO_CALLS
     assert emu.control.requests() == []
     assert emu.control.faults() == {
         "throttle": 0,

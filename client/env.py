@@ -162,6 +162,13 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     except UnsafeRuntimeDir as error:
         return fail(f"unsafe runtime directory: {error}")
     address, running = daemon_address(paths, settings)
+    if args.login and running:
+        # Opt-in: the prompt and its outcome go to the terminal, never to stdout. Imported
+        # here: the control client's http.client would slow every other `stsd env`.
+        from stsd.client.control import Control
+        from stsd.client.terminal import offer_login
+
+        offer_login(Control(paths.control_socket), profile)
     if not running:
         warn(
             "the stsd daemon is not running: these lines will work once it is "

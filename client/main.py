@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="give the daemon an MFA code",
         description="Start an MFA session for a source profile (the one holding the "
         "bastion user's keys and mfa_serial). Without --code, asks on the terminal with "
-        "hidden input.",
+        "hidden input (or reads one line from stdin when there is no terminal). One code "
+        "serves every source profile with the same MFA device.",
     )
     login.add_argument("source", nargs="?", metavar="SOURCE", help="default: the only source")
     login.add_argument("--code", metavar="CODE", help="the 6-digit code (default: ask)")
@@ -84,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="print lines that remove what it sets (needs no PROFILE and no daemon)",
     )
     env.add_argument("--json", action="store_true", help="print JSON instead of shell lines")
+    env.add_argument(
+        "--login",
+        action="store_true",
+        help="when PROFILE's source has no MFA session, ask for a code on the terminal "
+        "(/dev/tty, hidden; never on stdout) before printing the lines",
+    )
     env.add_argument(
         "--no-token-env",
         action="store_true",

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -22,9 +22,16 @@ from stsd.client.tokens import read_token
 __all__ = ["DaemonProcess", "Sandbox", "clean_environment"]
 
 
+# The user's desktop: a sandboxed daemon must not pop prompts up on it.
+_DESKTOP = ("DISPLAY", "WAYLAND_DISPLAY", "STSD_OPEN_URL")
+
+
 def clean_environment(base: Mapping[str, str]) -> dict[str, str]:
-    """`base` without AWS_* and XDG_* variables: a sandbox sets its own."""
-    return {k: v for k, v in base.items() if not k.startswith(("AWS_", "XDG_"))}
+    """`base` without AWS_* and XDG_* variables (a sandbox sets its own), and without
+    the desktop's display and URL opener."""
+    return {
+        k: v for k, v in base.items() if not k.startswith(("AWS_", "XDG_")) and k not in _DESKTOP
+    }
 
 
 @dataclass
@@ -43,6 +50,7 @@ class Sandbox:
     # The user's own D-Bus is never reached either: only a bus a test started (it then
     # stands in for both the session and the system bus).
     dbus_address: str | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. PATH with stand-ins
 
     @property
     def env(self) -> dict[str, str]:
@@ -66,6 +74,7 @@ class Sandbox:
         env.pop("PYTHON_KEYRING_BACKEND", None)
         if self.keyring_backend:
             env["PYTHON_KEYRING_BACKEND"] = self.keyring_backend
+        env.update(self.extra_env)
         return env
 
     @property

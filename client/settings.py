@@ -22,17 +22,27 @@ Every key is optional:
     [console]                          # `stsd console`
     signin_url = "https://signin.aws.amazon.com/federation"   # other partitions differ
 
+    [mfa]                              # how stsd asks for MFA codes
+    drivers = ["mfa_process", "notify", "terminal"]   # the order for every source
+    link_lifetime_seconds = 600        # one-time links to the MFA web page
+
+    [sources.bastion]                  # per source profile
+    mfa_drivers = ["mfa_process", "terminal"]         # overrides [mfa] drivers
+
     [exec]                             # `stsd exec`
     lease_seconds = 15                 # a killed `stsd exec`'s token dies within this
 
     [endpoint]                         # the credentials endpoint's limits
     max_connections = 512              # beyond it, the longest idle connection is closed
     connection_timeout_seconds = 10    # a whole request must arrive within this
+
+MFA driver names are checked by the daemon (`stsd serve`), which knows them.
 """
 
 import ipaddress
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -77,6 +87,13 @@ class Settings:
     exec_lease: timedelta = timedelta(seconds=15)
     max_connections: int = 512
     connection_timeout: timedelta = timedelta(seconds=10)
+    mfa_drivers: tuple[str, ...] | None = None  # None: every driver, in the default order
+    source_mfa_drivers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    mfa_link_lifetime: timedelta = timedelta(minutes=10)
+
+    def mfa_drivers_for(self, source: str) -> tuple[str, ...] | None:
+        """The MFA drivers to try for `source`, in order; None for the default order."""
+        return self.source_mfa_drivers.get(source, self.mfa_drivers)
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -119,6 +136,11 @@ def load_settings(path: Path) -> Settings:
     refresh = _Reader(path, reader.table("refresh"), prefix="refresh.")
     console = _Reader(path, reader.table("console"), prefix="console.")
     imds = _Reader(path, reader.table("imds"), prefix="imds.")
+    mfa = _Reader(path, reader.table("mfa"), prefix="mfa.")
+    per_source = {
+        name: _Reader(path, reader.table_of("sources", name), prefix=f"sources.{name}.")
+        for name in reader.table("sources")
+    }
     exec_ = _Reader(path, reader.table("exec"), prefix="exec.")
     endpoint = _Reader(path, reader.table("endpoint"), prefix="endpoint.")
     defaults = Settings()
@@ -158,6 +180,14 @@ def load_settings(path: Path) -> Settings:
         lock_on_screen_lock=reader.flag("lock_on_screen_lock") or defaults.lock_on_screen_lock,
         signin_url=console.string("signin_url") or defaults.signin_url,
         imds_profile=imds.string("profile"),
+        mfa_drivers=mfa.names("drivers"),
+        source_mfa_drivers={
+            name: drivers
+            for name, table in per_source.items()
+            if (drivers := table.names("mfa_drivers")) is not None
+        },
+        mfa_link_lifetime=mfa.seconds("link_lifetime_seconds", 1, 3600)
+        or defaults.mfa_link_lifetime,
         exec_lease=exec_.seconds("lease_seconds", 1, 300) or defaults.exec_lease,
         max_connections=endpoint.integer("max_connections", 4, 65536) or defaults.max_connections,
         connection_timeout=endpoint.seconds("connection_timeout_seconds", 1, 300)
@@ -165,7 +195,7 @@ def load_settings(path: Path) -> Settings:
     )
     if not settings.signin_url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
         raise SettingsError(f"{path}: console.signin_url must be an https:// URL")
-    for table in (reader, refresh, console, imds, exec_, endpoint):
+    for table in (reader, refresh, console, imds, mfa, *per_source.values(), exec_, endpoint):
         table.reject_unknown()
     if not settings.hard_floor < settings.floor < settings.trigger:
         raise SettingsError(
@@ -192,6 +222,27 @@ class _Reader:
         if not isinstance(value, dict):
             raise SettingsError(f"{self._path}: {self._prefix}{key} must be a table")
         return value
+
+    def table_of(self, key: str, name: str) -> dict[str, Any]:
+        """`[key.name]`: a table inside the table `key`."""
+        value = self.table(key).get(name)
+        if not isinstance(value, dict):
+            raise SettingsError(f"{self._path}: {self._prefix}{key}.{name} must be a table")
+        return value
+
+    def names(self, key: str) -> tuple[str, ...] | None:
+        """A non-empty list of distinct names, e.g. MFA drivers in order."""
+        value = self._get(key)
+        if value is None:
+            return None
+        where = f"{self._path}: {self._prefix}{key}"
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise SettingsError(f'{where} must be a list of names, e.g. ["mfa_process", "notify"]')
+        if not value:
+            raise SettingsError(f"{where} is empty: name at least one (e.g. terminal)")
+        if len(set(value)) != len(value):
+            raise SettingsError(f"{where} names a driver twice")
+        return tuple(value)
 
     def string(self, key: str) -> str | None:
         value = self._get(key)

@@ -19,6 +19,7 @@ from stsd.client.settings import Settings, SettingsError, load_settings
 from stsd.daemon.broker import Policy
 from stsd.daemon.errors import ConfigError
 from stsd.daemon.model import Credentials, RoleProfile, SourceProfile
+from stsd.daemon.prompts import check_names
 
 __all__ = ["STORE_ORIGIN", "Config", "build_config", "load_config"]
 
@@ -80,6 +81,7 @@ def build_config(
         raise ConfigError(f"config.toml [refresh]: {'; '.join(problems)}")
     roles: dict[str, RoleProfile] = {}
     serials: dict[str, set[str]] = {}
+    processes: dict[str, set[str]] = {}
     for name in files.role_profiles():
         settings_of = files.profile(name)
         if "source_profile" not in settings_of:
@@ -106,10 +108,19 @@ def build_config(
         )
         if settings_of.get("mfa_serial"):
             serials.setdefault(source, set()).add(settings_of["mfa_serial"])
+        if settings_of.get("mfa_process"):
+            processes.setdefault(source, set()).add(settings_of["mfa_process"])
 
     sources: dict[str, SourceProfile] = {}
     for source in sorted({role.source for role in roles.values()}):
-        sources[source] = _source(files, source, serials.get(source, set()), stored.get(source))
+        sources[source] = _source(
+            files,
+            source,
+            serials.get(source, set()),
+            processes.get(source, set()),
+            stored.get(source),
+        )
+    _check_mfa_drivers(settings, sources)
     if settings.default_profile is not None and settings.default_profile not in roles:
         raise ConfigError(
             f"default_profile {settings.default_profile!r} in config.toml is not a role "
@@ -121,6 +132,18 @@ def build_config(
             f"of {files.config_path}; known: {', '.join(sorted(roles)) or 'none'}"
         )
     return Config(sources, roles, settings, policy, warnings)
+
+
+def _check_mfa_drivers(settings: Settings, sources: Mapping[str, SourceProfile]) -> None:
+    if settings.mfa_drivers is not None:
+        check_names(settings.mfa_drivers, "config.toml: mfa.drivers")
+    for name, drivers in settings.source_mfa_drivers.items():
+        if name not in sources:
+            raise ConfigError(
+                f"config.toml: [sources.{name}]: {name} is not a source profile; "
+                f"known: {', '.join(sorted(sources)) or 'none'}"
+            )
+        check_names(drivers, f"config.toml: sources.{name}.mfa_drivers")
 
 
 def _root_source(files: AwsFiles, name: str, stored: Mapping[str, Credentials]) -> str:
@@ -175,7 +198,11 @@ def _duration(
 
 
 def _source(
-    files: AwsFiles, name: str, role_serials: set[str], stored: Credentials | None
+    files: AwsFiles,
+    name: str,
+    role_serials: set[str],
+    role_processes: set[str],
+    stored: Credentials | None,
 ) -> SourceProfile:
     settings_of = files.profile(name)
     key_id = settings_of.get("aws_access_key_id", "").strip()
@@ -204,10 +231,18 @@ def _source(
             f"{files.config_path}: profile {name} has no mfa_serial: stsd needs the bastion "
             "user's MFA device (arn:aws:iam::ACCOUNT:mfa/NAME)"
         )
+    process = settings_of.get("mfa_process", "").strip()
+    processes = {process} if process else role_processes
+    if len(processes) > 1:
+        raise ConfigError(
+            f"{files.config_path}: the role profiles of {name} name different mfa_process "
+            f"commands; one MFA device needs one: set mfa_process on {name} itself"
+        )
     return SourceProfile(
         name=name,
         keys=Credentials(access_key_id=key_id, secret_access_key=secret),
         mfa_serial=candidates.pop(),
+        mfa_process=processes.pop() if processes else None,
         region=settings_of.get("region") or None,
         keys_origin=origin,
     )

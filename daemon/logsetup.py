@@ -15,7 +15,6 @@ from typing import TextIO
 __all__ = ["LEVELS", "configure_logging", "writes_to_journal"]
 
 LEVELS = ("debug", "info", "warning", "error")
-_CHATTY_LIBRARIES = ("botocore", "boto3", "urllib3", "s3transfer")
 
 # sd-daemon(3) priorities.
 _PRIORITY = {
@@ -57,11 +56,10 @@ def configure_logging(level: str, stream: TextIO, env: Mapping[str, str]) -> Non
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # botocore and urllib3 log request parameters and bodies at DEBUG: MFA codes, keys.
+    for chatty in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     # aiohttp's access log goes through our AccessLogger, which never prints headers.
     logging.getLogger("aiohttp.access").setLevel(
         logging.INFO if level.upper() == "DEBUG" else logging.WARNING
     )
-    # At DEBUG botocore and urllib3 log whole requests and responses: the MFA code, the
-    # signature, every key and session token STS returns. Never below INFO.
-    for name in _CHATTY_LIBRARIES:
-        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level.upper())))

@@ -41,6 +41,8 @@ from stsd.daemon.imds import add_imds_routes
 from stsd.daemon.instance import AlreadyRunning, InstanceLock
 from stsd.daemon.keys import KeyManager
 from stsd.daemon.logsetup import configure_logging
+from stsd.daemon.mfa import MfaDesk
+from stsd.daemon.mfa_page import add_mfa_page
 from stsd.daemon.porthold import find_port_holder
 from stsd.daemon.screenlock import watch_screen_lock
 from stsd.daemon.sdnotify import Notifier
@@ -171,7 +173,10 @@ async def _run(config: Config, run: _Run) -> int:
         settings.connection_timeout.total_seconds(),
         on_open=audit.connection_opened,
     )
+    mfa = MfaDesk(service, os.environ, store=run.vault)
+    service.attach_prompts(mfa)
     credentials_app = create_credentials_app(service, tokens, audit, [guard.middleware])
+    add_mfa_page(credentials_app, mfa)
     if config.settings.imds_profile is not None:
         add_imds_routes(credentials_app, config.settings.imds_profile)
     credentials_runner = web.AppRunner(
@@ -197,6 +202,7 @@ async def _run(config: Config, run: _Run) -> int:
     try:
         run.bound = await _open_endpoint(credentials_runner, run, guard)
         set_own_hosts(credentials_app, *run.bound)
+        mfa.page_base = f"http://{_url_host(run.bound[0])}:{run.bound[1]}"
         # The address first: whoever sees the control socket answer (wait_ready, stsd env)
         # must find this daemon's address, not one a killed predecessor left behind.
         _write_atomic(paths.address_file, "{}:{}".format(*run.bound))
@@ -342,6 +348,10 @@ def _reload(service: CredentialService, run: _Run) -> None:
 def _describe(config: Config, run: _Run) -> str:
     host, port = run.bound
     return f"{len(config.roles)} role profile(s) on http://{host}:{port}/credentials/<profile>"
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def _write_atomic(path: Path, text: str) -> None:

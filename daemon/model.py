@@ -57,6 +57,8 @@ class SourceProfile:
     mfa_serial: str
     region: str | None
     keys_origin: str  # file the keys came from, for messages
+    # aws-vault's key: a command printing a code (its own, or its role profiles')
+    mfa_process: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from stsd.daemon.tokens import Grant, TokenRegistry
 
 __all__ = [
     "AUDIT",
+    "OWN_HOSTS",
     "SERVICE",
     "TOKENS",
     "AccessLogger",
@@ -295,9 +296,10 @@ class AccessLogger(AbstractAccessLogger):
     """Method, path, status and duration: never headers (they carry the token)."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        self.logger.info(
-            "%s %s %s %.1fms", request.method, request.path, response.status, time * 1000
-        )
+        path = request.path
+        if path.startswith("/mfa/"):
+            path = "/mfa/…"  # the one-time id is a capability: keep it out of logs
+        self.logger.info("%s %s %s %.1fms", request.method, path, response.status, time * 1000)
 
     @property
     def enabled(self) -> bool:

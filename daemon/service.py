@@ -11,16 +11,16 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from stsd.daemon.broker import Assume, Broker, ConfigChange, Prompt, Serve, Unavailable
+from stsd.daemon.broker import Action, Assume, Broker, ConfigChange, Prompt, Serve, Unavailable
 from stsd.daemon.config import Config
-from stsd.daemon.errors import ConfigError, MfaCodeRejected, StsdError, StsUnavailable
+from stsd.daemon.errors import ConfigError, MfaCodeRejected, NeedsMfa, StsdError, StsUnavailable
 from stsd.daemon.model import Credentials, RoleCredentials, Session, SourceProfile
 from stsd.daemon.sts import Sts
 from stsd.daemon.vault import Vault
 
-__all__ = ["CredentialService"]
+__all__ = ["CredentialService", "PromptHandler"]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,18 @@ _MIN_SLEEP_SECONDS = 0.05
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class PromptHandler(Protocol):
+    """Who asks the user for MFA codes and takes them back (stsd.daemon.mfa.MfaDesk)."""
+
+    def announce(self, prompt: Prompt) -> None: ...
+
+    async def submit(self, source: str | None, code: str) -> Session: ...
+
+    async def wait_for_session(self, source: str, timeout: float) -> bool: ...
+
+    async def close(self) -> None: ...
 
 
 class CredentialService:
@@ -59,11 +71,16 @@ class CredentialService:
         self._epoch: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._reload_error: str | None = None
+        self._prompts: PromptHandler | None = None
         self.started_at = clock()
         self._vault = vault
         if vault is not None:
             restored = self._broker.restore(*vault.load_cache())
             log.info("restored %d session(s) and role credential set(s) from the store", restored)
+
+    def attach_prompts(self, handler: PromptHandler) -> None:
+        """Send prompts to `handler`, and every code through it (coalesced per device)."""
+        self._prompts = handler
 
     @property
     def config(self) -> Config:
@@ -82,6 +99,7 @@ class CredentialService:
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._request_deadline
+        waited_for_mfa = False
         while True:
             if not self._broker.knows(profile):  # a reload removed it while we waited
                 raise ConfigError(f"profile {profile} was removed from the configuration")
@@ -91,6 +109,10 @@ class CredentialService:
                     self._flight(decision.refresh)
                 return decision.credentials
             if isinstance(decision, Unavailable):
+                if isinstance(decision.error, NeedsMfa) and not waited_for_mfa:
+                    waited_for_mfa = True
+                    if await self._await_mfa(profile, deadline - loop.time()):
+                        continue
                 raise decision.error
             flight = self._flight(decision)
             remaining = deadline - loop.time()
@@ -103,6 +125,14 @@ class CredentialService:
                     f"STS is slow: still fetching credentials for {profile}; "
                     "they will be ready in a moment, retry"
                 ) from None
+
+    async def _await_mfa(self, profile: str, remaining: float) -> bool:
+        """Ask for a code now, and wait while a driver may answer within the deadline
+        (mfa_process, TOTP); True when a session started meanwhile."""
+        self._carry_out(self._broker.due())
+        if self._prompts is None or remaining <= 0:
+            return False
+        return await self._prompts.wait_for_session(self._config.roles[profile].source, remaining)
 
     def _flight(self, step: Assume) -> asyncio.Task[None]:
         """The one in-flight AssumeRole for this profile, started if there is none."""
@@ -171,12 +201,19 @@ class CredentialService:
         return sources[name]
 
     async def login(self, source_name: str | None, code: str) -> Session:
-        """Start an MFA session with `code` for a source profile.
+        """Start an MFA session with `code` for a source profile, through the prompt
+        handler when there is one (it coalesces codes per MFA device).
 
         Raises:
             MfaCodeRejected: STS refused the code (the prompt stays pending).
             StsdError: any other failure, classified by sts.
         """
+        if self._prompts is not None:
+            return await self._prompts.submit(source_name, code)
+        return await self.start_session(source_name, code)
+
+    async def start_session(self, source_name: str | None, code: str) -> Session:
+        """GetSessionToken with `code`, no questions asked (the prompt handler asks them)."""
         source = self.source_named(source_name)
         if not source.keys.access_key_id:
             raise ConfigError(
@@ -220,6 +257,13 @@ class CredentialService:
         self._persist()
         log.info("forgot sessions of %s", ", ".join(names) or "nothing")
         return names
+
+    def adopt_session(self, source_name: str, session: Session) -> None:
+        """Use `session` for another source profile of the same MFA device (same user)."""
+        self._broker.session_started(dataclasses.replace(session, source=source_name))
+        self._persist()
+        log.info("source %s: shares the MFA session of %s", source_name, session.source)
+        self._wake.set()
 
     def _persist(self) -> None:
         """Write sessions and role credentials to the store (best effort: see status)."""
@@ -269,11 +313,7 @@ class CredentialService:
     async def run_background(self) -> None:
         """Refresh active roles and raise prompts as the broker says, until cancelled."""
         while True:
-            for action in self._broker.due():
-                if isinstance(action, Assume):
-                    self._flight(action)
-                elif isinstance(action, Prompt):
-                    self._announce(action)
+            self._carry_out(self._broker.due())
             self._wake.clear()
             wakeup = self._broker.next_wakeup()
             delay = _MAX_SLEEP_SECONDS
@@ -283,7 +323,17 @@ class CredentialService:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
 
+    def _carry_out(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, Assume):
+                self._flight(action)
+            elif isinstance(action, Prompt):
+                self._announce(action)
+
     def _announce(self, prompt: Prompt) -> None:
+        if self._prompts is not None:
+            self._prompts.announce(prompt)
+            return
         source = self._config.sources[prompt.source]
         log.warning(
             "source %s: MFA code needed for %s (%s): run `stsd login %s`",
@@ -294,11 +344,13 @@ class CredentialService:
         )
 
     async def close(self) -> None:
-        """Shut down: cancel flights still running.
+        """Shut down: cancel flights and prompts still running.
 
         The daemon calls this once, after both endpoints stopped and in-flight requests
         finished, so the state is final here: the place to persist it.
         """
+        if self._prompts is not None:
+            await self._prompts.close()
         for task in self._flights.values():
             task.cancel()
         await asyncio.gather(*self._flights.values(), return_exceptions=True)

@@ -1,47 +1,84 @@
 """MFA prompt drivers: how stsd reaches the user when it needs a code.
 
-Each driver lives in its own module and implements `MfaPrompt`. `DRIVERS` is the
-explicit registry, in the default order (DESIGN.md, "MFA prompt drivers"):
-mfa_process, TOTP from the encrypted store, desktop notification, terminal. A driver
-that can't run here says why (`unavailable_reason`) and is skipped.
-
-A driver either produces a code itself (a command, a stored TOTP seed, a dialog) and
-returns it, or reaches the user and returns None: the answer then arrives through the
-MFA web page or `stsd login`.
+Each driver lives in its own module and implements `MfaPrompt` (see `base`).
+`DRIVERS` is the explicit registry, in the default order (DESIGN.md, "MFA prompt
+drivers"): mfa_process, TOTP from the encrypted store, desktop notification,
+terminal. config.toml may choose another order per source profile
+(`[sources.NAME] mfa_drivers = [...]`, or `[mfa] drivers` for all); `resolve` builds
+the chain for one source. A driver that can't run here says why
+(`unavailable_reason`) and is skipped.
 """
 
-from dataclasses import dataclass
-from datetime import datetime
-from typing import ClassVar, Protocol
+from collections.abc import Sequence
 
-from stsd.daemon.broker import PromptReason
+from stsd.daemon.errors import ConfigError
+from stsd.daemon.prompts.base import (
+    CODE_PATTERN,
+    DriverContext,
+    MfaPrompt,
+    PromptRequest,
+    describe,
+    find_code,
+)
+from stsd.daemon.prompts.notify import DesktopPrompt
+from stsd.daemon.prompts.process import MfaProcessPrompt
+from stsd.daemon.prompts.terminal import TerminalPrompt
+from stsd.daemon.prompts.totp import TotpPrompt
 
-__all__ = ["DRIVERS", "MfaPrompt", "PromptRequest"]
+__all__ = [
+    "CODE_PATTERN",
+    "DRIVERS",
+    "DriverContext",
+    "MfaPrompt",
+    "PromptRequest",
+    "check_names",
+    "describe",
+    "driver_names",
+    "find_code",
+    "resolve",
+]
+
+DRIVERS: list[type[MfaPrompt]] = [
+    MfaProcessPrompt,
+    TotpPrompt,  # opt-in: a seed in the encrypted store
+    DesktopPrompt,
+    TerminalPrompt,
+]
 
 
-@dataclass(frozen=True, slots=True)
-class PromptRequest:
-    """What a driver needs to ask for a code, and to tell the user why."""
-
-    source: str
-    mfa_serial: str
-    reason: PromptReason
-    session_ends: datetime | None
-    mfa_page_url: str | None  # a one-time link to the MFA web page, when there is one
+def driver_names(drivers: Sequence[type[MfaPrompt]] = DRIVERS) -> list[str]:
+    return [driver.name for driver in drivers]
 
 
-class MfaPrompt(Protocol):
-    """One way of getting an MFA code from the user."""
+def check_names(
+    names: Sequence[str], where: str, drivers: Sequence[type[MfaPrompt]] = DRIVERS
+) -> None:
+    """Refuse driver names stsd doesn't have, listing those it does.
 
-    name: ClassVar[str]
+    Raises:
+        ConfigError: naming `where` (the config key) and the unknown names.
+    """
+    known = driver_names(drivers)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown MFA driver {', '.join(map(repr, unknown))}; "
+            f"available: {', '.join(known)}"
+        )
 
-    def unavailable_reason(self) -> str | None:
-        """Why this driver can't run here (no display, no bus, no command), or None."""
-        ...
 
-    async def prompt(self, request: PromptRequest) -> str | None:
-        """Ask; return a code to submit, or None when the answer comes another way."""
-        ...
+def resolve(
+    names: Sequence[str] | None,
+    context: DriverContext,
+    drivers: Sequence[type[MfaPrompt]] = DRIVERS,
+) -> list[MfaPrompt]:
+    """The drivers `names` (default: all of `drivers`, in order) built for one source.
 
-
-DRIVERS: list[type[MfaPrompt]] = []
+    Raises:
+        ConfigError: an unknown name.
+    """
+    if names is None:
+        return [driver.create(context) for driver in drivers]
+    check_names(names, f"mfa_drivers of {context.source.name}", drivers)
+    by_name = {driver.name: driver for driver in drivers}
+    return [by_name[name].create(context) for name in names]

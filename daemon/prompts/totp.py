@@ -19,8 +19,9 @@ from typing import ClassVar
 
 import pyotp
 
-from stsd.daemon.prompts import PromptRequest
-from stsd.daemon.vault import TotpSeed
+from stsd.daemon.errors import PromptUnavailable
+from stsd.daemon.prompts.base import DriverContext, PromptRequest
+from stsd.daemon.vault import TotpSeed, Vault
 
 __all__ = ["SeedError", "TotpPrompt", "parse_seed"]
 
@@ -95,23 +96,44 @@ class TotpPrompt:
         seeds: Callable[[], Mapping[str, TotpSeed]],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        source: str | None = None,
     ) -> None:
         self._seeds = seeds
+        self._source = source  # the one source this driver asks for (None: any)
         self._clock = clock
         self._sleep = sleep
         self._last_step: dict[str, int] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
+    @classmethod
+    def create(cls, context: DriverContext) -> "TotpPrompt":
+        """The driver for one source, reading seeds from the daemon's store (if any)."""
+        store = context.store
+        seeds: Callable[[], Mapping[str, TotpSeed]] = (
+            store.seeds if isinstance(store, Vault) else dict
+        )
+        return cls(seeds, source=context.source.name)
+
     def unavailable_reason(self) -> str | None:
-        if not self._seeds():
+        seeds = self._seeds()
+        if self._source is None and not seeds:
             return "no TOTP seed in the encrypted store (`stsd mfa totp add SOURCE`)"
+        if self._source is not None and self._source not in seeds:
+            return (
+                f"no TOTP seed for {self._source} in the encrypted store "
+                f"(opt-in: `stsd mfa totp add {self._source}`)"
+            )
         return None
 
     async def prompt(self, request: PromptRequest) -> str | None:
-        """A fresh code for `request.source`'s device, or None if it has no seed."""
+        """A fresh code for `request.source`'s device.
+
+        Raises:
+            PromptUnavailable: the source has no seed (anymore).
+        """
         seed = self._seeds().get(request.source)
         if seed is None:
-            return None
+            raise PromptUnavailable(f"no TOTP seed for {request.source} in the encrypted store")
         return await self.code(request.source, seed)
 
     async def code(self, source: str, seed: TotpSeed) -> str:

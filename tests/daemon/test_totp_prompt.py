@@ -7,6 +7,7 @@ import pyotp
 import pytest
 
 from stsd.daemon.broker import PromptReason
+from stsd.daemon.errors import PromptUnavailable
 from stsd.daemon.prompts import PromptRequest
 from stsd.daemon.prompts.totp import SeedError, TotpPrompt, parse_seed
 from stsd.daemon.vault import TotpSeed
@@ -84,6 +85,21 @@ async def test_concurrent_prompts_get_different_steps() -> None:
 
 
 async def test_no_seed_no_code() -> None:
+    """No seed: the driver says so, and asked anyway it fails (None would mean it had
+    reached the user, and the desk would stop asking)."""
     driver = TotpPrompt(lambda: {}, SteppingClock())
     assert driver.unavailable_reason() is not None
-    assert await driver.prompt(request("other")) is None
+    with pytest.raises(PromptUnavailable, match="no TOTP seed for other"):
+        await driver.prompt(request("other"))
+
+
+async def test_built_for_one_source_it_needs_that_sources_seed() -> None:
+    """Built per source by the registry: another source's seed doesn't make it available."""
+    seed = TotpSeed("JBSWY3DPEHPK3PXPALICEEMULATOR234")
+    driver = TotpPrompt(lambda: {"bastion": seed}, SteppingClock(), source="other")
+    why = driver.unavailable_reason()
+    assert why is not None and "stsd mfa totp add other" in why
+    assert (
+        TotpPrompt(lambda: {"other": seed}, SteppingClock(), source="other").unavailable_reason()
+        is None
+    )

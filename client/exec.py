@@ -6,6 +6,10 @@ lapses within seconds. CMD gets the token both in a file of its own (0600, in th
 runtime dir) and in the variable, the full URI for PROFILE, PROFILE's region, and none
 of the variables that would win over the container provider (`stsd env`'s list).
 
+Run from a terminal, exec first asks for an MFA code there when PROFILE's source has no
+session (the terminal driver of DESIGN), so `stsd exec prod -- terraform apply` is the
+one command of a morning.
+
 Keys under `[default]` in the credentials file would also win (botocore reads that file
 first). `stsd env` can only warn, since it configures a whole shell; exec runs one
 command that asked to be PROFILE, so it also points CMD's AWS_SHARED_CREDENTIALS_FILE at
@@ -33,6 +37,7 @@ from stsd.client.output import fail, warn
 from stsd.client.paths import Paths, UnsafeRuntimeDir, ensure_private_dir
 from stsd.client.settings import SettingsError, load_settings
 from stsd.client.supervise import SpawnError, exit_like, supervise
+from stsd.client.terminal import offer_login
 from stsd.client.tokens import write_token
 
 __all__ = ["child_environment", "run"]
@@ -125,6 +130,9 @@ def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             "the stsd daemon is not running, and `stsd exec` needs it for the command's "
             "token: start it with `stsd serve` (or `stsd service install`)"
         )
+    if os.isatty(0):
+        # Interactive: a missing session is asked for here, not discovered by CMD.
+        offer_login(Control(paths.control_socket), profile)
     control = Control(paths.control_socket, timeout=_RENEW_TIMEOUT_SECONDS)
     label = f"exec: {os.path.basename(command[0])}"[:100]
     try:

@@ -147,7 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
         "that would override the container provider are removed, and access keys in "
         "[default] of the credentials file are hidden from it. Signals are passed on "
         "(those from the terminal reach CMD directly) and stsd exec ends as CMD ended. "
-        "Needs the daemon running.",
+        "Run from a terminal, it first asks for an MFA code when PROFILE's source has no "
+        "session. Needs the daemon running.",
     )
     exec_.add_argument("profile", metavar="PROFILE", help="a role profile of ~/.aws/config")
     exec_.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ...")

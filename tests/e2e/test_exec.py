@@ -2,18 +2,21 @@
 codes passed through. Real daemon, real CLI processes, real boto3 children."""
 
 import contextlib
+import fcntl
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
+import termios
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from harness import CALLER_ARN, fetch, login
+from harness import ALICE, CALLER_ARN, fetch, login
 
 from stsd.client.sandbox import DaemonProcess, Sandbox
 from stsd.emulator.process import EmulatorProcess
@@ -336,3 +339,47 @@ def test_exec_usage_errors(
     result = stsd_exec(sandbox, argv)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_exec_from_a_terminal_asks_for_the_code_first(
+    sandbox: Sandbox, emulator: EmulatorProcess, daemon: DaemonProcess
+) -> None:
+    """No session yet, and a person at a terminal: exec asks there (hidden), then CMD
+    runs as the role. Without a terminal it doesn't ask (the other tests)."""
+    master, slave = os.openpty()
+
+    def take_terminal() -> None:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    argv = ["exec", "readonly", "--", sys.executable, "-c", CALLER_ARN]
+    with subprocess.Popen(
+        [sys.executable, "-m", "stsd.client", *argv],
+        env=sandbox.env,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+        preexec_fn=take_terminal,  # the pty becomes its controlling terminal: /dev/tty
+    ) as cli:
+        os.close(slave)
+        screen = read_until(master, b"MFA code for bastion")
+        code = emulator.control.code(ALICE.name)
+        os.write(master, code.encode() + b"\n")
+        screen += read_until(master, b"assumed-role/ReadOnly/alice")
+        assert cli.wait(30) == 0
+        os.close(master)
+    assert code.encode() not in screen  # typed without echo
+
+
+def read_until(master: int, text: bytes, timeout: float = 30) -> bytes:
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while text not in seen:
+        assert time.monotonic() < deadline, seen
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if ready:
+            try:
+                seen += os.read(master, 4096)
+            except OSError:
+                break
+    return seen

@@ -53,6 +53,9 @@ class Control:
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return self._request("POST", path, body)
 
+    def delete(self, path: str) -> dict[str, Any]:
+        return self._request("DELETE", path, None)
+
     def _request(self, method: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
         connection = _UnixConnection(self._path, self._timeout)
         try:

@@ -3,6 +3,7 @@
 import argparse
 import json
 from collections.abc import Mapping
+from pathlib import Path
 
 from stsd.client.awsfiles import AwsFiles, AwsFilesError, load_aws_files
 from stsd.client.liveness import daemon_listening
@@ -15,8 +16,10 @@ from stsd.client.tokens import ensure_token
 __all__ = [
     "SET_BY_ENV",
     "SHADOWING",
+    "ProfileError",
     "choose_profile",
     "daemon_address",
+    "default_keys_warning",
     "environment_for",
     "run",
 ]
@@ -82,13 +85,17 @@ def environment_for(
     token: str | None,
     paths: Paths,
     files: AwsFiles,
+    token_file: Path | None = None,
     imds: bool = False,
     env_no_proxy: str = "",
 ) -> tuple[dict[str, str], list[str]]:
-    """What to set and what to unset so SDKs fetch `profile` from the daemon."""
+    """What to set and what to unset so SDKs fetch `profile` from the daemon.
+
+    `token_file` is the file holding `token` (default: the default token's file).
+    """
     assign = {
         "AWS_CONTAINER_CREDENTIALS_FULL_URI": f"http://{address}/credentials/{profile}",
-        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": str(paths.token_file),
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": str(token_file or paths.token_file),
     }
     remove = list(SHADOWING)
     if token is not None:
@@ -111,13 +118,21 @@ def environment_for(
     return assign, remove
 
 
+def default_keys_warning(files: AwsFiles) -> str | None:
+    """What to tell the user when `[default]` keys would shadow stsd, else None."""
+    if not files.default_keys_in_credentials_file():
+        return None
+    return (
+        f"[default] in {files.credentials_path} holds access keys; boto3 and the AWS CLI "
+        "read them before asking stsd, so they would not use stsd at all. Move them "
+        "into stsd's store with `stsd keys import default`, or out of [default]."
+    )
+
+
 def warn_default_keys(files: AwsFiles) -> None:
-    if files.default_keys_in_credentials_file():
-        warn(
-            f"[default] in {files.credentials_path} holds access keys; boto3 and the AWS CLI "
-            "read them before asking stsd, so they would not use stsd at all. Move them "
-            "into stsd's store with `stsd keys import default`, or out of [default]."
-        )
+    message = default_keys_warning(files)
+    if message is not None:
+        warn(message)
 
 
 def _print(

@@ -143,6 +143,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("lock", help="forget everything until the next MFA code")
 
+    exec_ = commands.add_parser(
+        "exec",
+        help="run a command with a token good for one profile only",
+        usage="stsd exec PROFILE -- CMD [ARG ...]",
+        description="Run CMD (no shell) with a token that fetches PROFILE's credentials "
+        "and nothing else, revoked when CMD exits (or within `[exec] lease_seconds` of "
+        "config.toml, 15 s by default, if stsd exec itself is killed). CMD gets the full "
+        "URI, the token (in a 0600 file and the variable) and PROFILE's region; variables "
+        "that would override the container provider are removed, and access keys in "
+        "[default] of the credentials file are hidden from it. Signals are passed on "
+        "(those from the terminal reach CMD directly) and stsd exec ends as CMD ended. "
+        "Run from a terminal, it first asks for an MFA code when PROFILE's source has no "
+        "session. Needs the daemon running.",
+    )
+    exec_.add_argument("profile", metavar="PROFILE", help="a role profile of ~/.aws/config")
+    exec_.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ...")
+
+    token = commands.add_parser("token", help="manage the default token")
+    token_commands = token.add_subparsers(dest="token_command", metavar="ACTION", required=True)
+    token_commands.add_parser(
+        "rotate",
+        help="replace the default token; the old one stops working at once",
+        description="Write a new token to the token file (0600, atomically). Shells that "
+        'exported the old one need `eval "$(stsd env)"` again.',
+    )
+
     keys = commands.add_parser(
         "keys",
         help="long-term keys in stsd's encrypted store",
@@ -259,6 +285,8 @@ _MODULES = {
     "status": "status",
     "logout": "logout",
     "lock": "logout",
+    "exec": "exec",
+    "token": "rotate",
     "keys": "keys",
     "mfa": "mfa",
     "policy": "policy",

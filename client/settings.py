@@ -29,7 +29,14 @@ Every key is optional:
     [sources.bastion]                  # per source profile
     mfa_drivers = ["mfa_process", "terminal"]         # overrides [mfa] drivers
 
-Driver names are checked by the daemon (`stsd serve`), which knows them.
+    [exec]                             # `stsd exec`
+    lease_seconds = 15                 # a killed `stsd exec`'s token dies within this
+
+    [endpoint]                         # the credentials endpoint's limits
+    max_connections = 512              # beyond it, the longest idle connection is closed
+    connection_timeout_seconds = 10    # a whole request must arrive within this
+
+MFA driver names are checked by the daemon (`stsd serve`), which knows them.
 """
 
 import ipaddress
@@ -77,6 +84,9 @@ class Settings:
     lock_on_screen_lock: bool = False
     signin_url: str = DEFAULT_SIGNIN_URL
     imds_profile: str | None = None
+    exec_lease: timedelta = timedelta(seconds=15)
+    max_connections: int = 512
+    connection_timeout: timedelta = timedelta(seconds=10)
     mfa_drivers: tuple[str, ...] | None = None  # None: every driver, in the default order
     source_mfa_drivers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     mfa_link_lifetime: timedelta = timedelta(minutes=10)
@@ -131,6 +141,8 @@ def load_settings(path: Path) -> Settings:
         name: _Reader(path, reader.table_of("sources", name), prefix=f"sources.{name}.")
         for name in reader.table("sources")
     }
+    exec_ = _Reader(path, reader.table("exec"), prefix="exec.")
+    endpoint = _Reader(path, reader.table("endpoint"), prefix="endpoint.")
     defaults = Settings()
     listen = reader.string("listen") or defaults.listen
     try:
@@ -176,10 +188,14 @@ def load_settings(path: Path) -> Settings:
         },
         mfa_link_lifetime=mfa.seconds("link_lifetime_seconds", 1, 3600)
         or defaults.mfa_link_lifetime,
+        exec_lease=exec_.seconds("lease_seconds", 1, 300) or defaults.exec_lease,
+        max_connections=endpoint.integer("max_connections", 4, 65536) or defaults.max_connections,
+        connection_timeout=endpoint.seconds("connection_timeout_seconds", 1, 300)
+        or defaults.connection_timeout,
     )
     if not settings.signin_url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
         raise SettingsError(f"{path}: console.signin_url must be an https:// URL")
-    for table in (reader, refresh, console, imds, mfa, *per_source.values()):
+    for table in (reader, refresh, console, imds, mfa, *per_source.values(), exec_, endpoint):
         table.reject_unknown()
     if not settings.hard_floor < settings.floor < settings.trigger:
         raise SettingsError(
@@ -249,15 +265,19 @@ class _Reader:
         return value
 
     def seconds(self, key: str, low: int, high: int) -> timedelta | None:
+        value = self.integer(key, low, high, "of seconds ")
+        return None if value is None else timedelta(seconds=value)
+
+    def integer(self, key: str, low: int, high: int, unit: str = "") -> int | None:
         value = self._get(key)
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise SettingsError(
-                f"{self._path}: {self._prefix}{key} must be a whole number of seconds "
+                f"{self._path}: {self._prefix}{key} must be a whole number {unit}"
                 f"from {low} to {high}"
             )
-        return timedelta(seconds=value)
+        return value
 
     def reject_unknown(self) -> None:
         unknown = sorted(set(self._table) - self._known)

@@ -112,7 +112,9 @@ NoNewPrivileges=yes
 ProtectSystem=strict
 ReadWritePaths={_list_word(state)}
 PrivateTmp=yes
-RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
+# AF_NETLINK: sock_diag names the uid behind a loopback client in one query (the
+# audit log, IMDS's own-user rule); without it, the whole /proc/net/tcp table per lookup.
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
 LockPersonality=yes
 SystemCallArchitectures=native
 

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from stsd.daemon.errors import StsdError
 from stsd.daemon.peer import peer_uid
-from stsd.daemon.server import SERVICE, credentials_body, json_response, refusal
+from stsd.daemon.server import SERVICE, audit, credentials_body, json_response, refusal
 
 __all__ = ["ImdsTokens", "add_imds_routes"]
 
@@ -119,6 +119,15 @@ async def _role_list(request: web.Request) -> web.Response:
 
 
 async def _role_credentials(request: web.Request) -> web.Response:
+    started = time.time()
+    response = await _answer_role_credentials(request)
+    # The token is IMDS's own, not ours: the line says "imds" and what came of it.
+    code = None if response.status == 200 else response.reason
+    audit(request, started, request.app[PROFILE], "imds", response.status, code)
+    return response
+
+
+async def _answer_role_credentials(request: web.Request) -> web.Response:
     denied = _authorized(request)
     if denied is not None:
         return denied

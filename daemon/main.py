@@ -31,10 +31,12 @@ from stsd.client.paths import Paths, UnsafeRuntimeDir, ensure_private_dir
 from stsd.client.settings import SettingsError, load_settings, parse_listen
 from stsd.client.tokens import ensure_token
 from stsd.daemon.activation import InheritedSockets
+from stsd.daemon.audit import AuditLog
 from stsd.daemon.config import Config, load_config
 from stsd.daemon.control_api import create_control_app
 from stsd.daemon.errors import ConfigError, StsdError
 from stsd.daemon.eventloop import check_loop, run_on
+from stsd.daemon.guard import ConnectionGuard, GuardedSite
 from stsd.daemon.iam import Iam
 from stsd.daemon.imds import add_imds_routes
 from stsd.daemon.instance import AlreadyRunning, InstanceLock
@@ -47,13 +49,14 @@ from stsd.daemon.screenlock import watch_screen_lock
 from stsd.daemon.sdnotify import Notifier
 from stsd.daemon.server import (
     AccessLogger,
-    TokenCheck,
     create_credentials_app,
     set_own_hosts,
 )
 from stsd.daemon.service import CredentialService
 from stsd.daemon.store_api import add_store_routes
 from stsd.daemon.sts import Sts
+from stsd.daemon.token_api import add_token_routes
+from stsd.daemon.tokens import TokenRegistry
 from stsd.daemon.vault import Vault, open_vault
 
 __all__ = ["serve"]
@@ -65,6 +68,8 @@ EXIT_START_FAILED = 1
 # Requests are answered within 0.8 s; a login waits on STS (boto3's own timeouts).
 _CREDENTIALS_DRAIN_SECONDS = 3.0
 _CONTROL_DRAIN_SECONDS = 5.0
+# SDK requests are a line and a few short headers, without a body.
+_MAX_LINE_BYTES = 4096
 
 
 @dataclass(slots=True)
@@ -164,10 +169,18 @@ async def _run(config: Config, run: _Run) -> int:
     paths = run.paths
     sts = Sts()
     service = CredentialService(config, sts, vault=run.vault)
-    tokens = TokenCheck(ensure_token(paths.token_file))
+    settings = config.settings
+    tokens = TokenRegistry(ensure_token(paths.token_file), settings.exec_lease.total_seconds())
+    audit = AuditLog(paths.state_dir / "audit.log")
+    audit.start()
+    guard = ConnectionGuard(
+        settings.max_connections,
+        settings.connection_timeout.total_seconds(),
+        on_open=audit.connection_opened,
+    )
     mfa = MfaDesk(service, os.environ, store=run.vault)
     service.attach_prompts(mfa)
-    credentials_app = create_credentials_app(service, tokens)
+    credentials_app = create_credentials_app(service, tokens, audit, [guard.middleware])
     add_mfa_page(credentials_app, mfa)
     if config.settings.imds_profile is not None:
         add_imds_routes(credentials_app, config.settings.imds_profile)
@@ -176,8 +189,13 @@ async def _run(config: Config, run: _Run) -> int:
         access_log_class=AccessLogger,
         handle_signals=False,
         shutdown_timeout=_CREDENTIALS_DRAIN_SECONDS,
+        max_line_size=_MAX_LINE_BYTES,
+        max_field_size=_MAX_LINE_BYTES,
+        lingering_time=0,  # an unread body closes the connection instead of draining it
+        keepalive_timeout=settings.connection_timeout.total_seconds(),
     )
     control_app = create_control_app(service)
+    add_token_routes(control_app, tokens, paths.token_file)
     if run.vault is not None:
         keys = KeyManager(service, run.vault, sts, Iam(), load_aws_files().credentials_path)
         add_store_routes(control_app, keys)
@@ -187,7 +205,7 @@ async def _run(config: Config, run: _Run) -> int:
     await credentials_runner.setup()
     await control_runner.setup()
     try:
-        run.bound = await _open_endpoint(credentials_runner, run)
+        run.bound = await _open_endpoint(credentials_runner, run, guard)
         set_own_hosts(credentials_app, *run.bound)
         mfa.page_base = f"http://{_url_host(run.bound[0])}:{run.bound[1]}"
         # The address first: whoever sees the control socket answer (wait_ready, stsd env)
@@ -212,6 +230,7 @@ async def _run(config: Config, run: _Run) -> int:
         # Stop listening, then wait for the requests already accepted.
         await asyncio.gather(credentials_runner.cleanup(), control_runner.cleanup())
         await service.close()
+        audit.close()
         leftovers = [paths.address_file]
         if run.inherited.control is None:
             leftovers.append(paths.control_socket)
@@ -234,11 +253,16 @@ def _watch_screen_lock(service: CredentialService, config: Config) -> "asyncio.T
     return asyncio.create_task(watch_screen_lock(lock), name="screen lock")
 
 
-async def _open_endpoint(runner: web.AppRunner, run: _Run) -> tuple[str, int]:
-    """Listen on the configured address (or the socket systemd passed); the bound one."""
+async def _open_endpoint(
+    runner: web.AppRunner, run: _Run, guard: ConnectionGuard
+) -> tuple[str, int]:
+    """Listen on the configured address (or the socket systemd passed); the bound one.
+
+    Either way connections pass through `guard` (limits and timeouts).
+    """
     inherited = run.inherited.credentials
     if inherited is not None:
-        await web.SockSite(runner, inherited).start()
+        await GuardedSite(runner, guard, sock=inherited).start()
         host, port = inherited.getsockname()[:2]
         if not run.listen_pinned and (host, port) != run.address:
             log.warning(
@@ -250,7 +274,7 @@ async def _open_endpoint(runner: web.AppRunner, run: _Run) -> tuple[str, int]:
         return str(host), int(port)
     host, port = run.address
     try:
-        await web.TCPSite(runner, host, port).start()
+        await GuardedSite(runner, guard, host=host, port=port).start()
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
             raise StsdError(_port_in_use(host, port)) from None

@@ -34,6 +34,13 @@ class Credentials:
     expiration: datetime | None = None  # None for long-term keys
     account_id: str | None = None
 
+    def __repr__(self) -> str:
+        # The key id masked too: it is half of what a log reader would need.
+        return (
+            f"Credentials(access_key_id={mask_key_id(self.access_key_id)!r}, "
+            f"expiration={self.expiration!r}, account_id={self.account_id!r})"
+        )
+
     def remaining(self, now: datetime) -> timedelta:
         """Time left until expiry; long-term keys never expire."""
         if self.expiration is None:

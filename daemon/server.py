@@ -7,31 +7,41 @@ errors as `{"code","message","Code","Message"}` with Content-Type exactly
 `application/json` (the Go SDK parses the body only then).
 """
 
-import hmac
 import json
 import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
-from aiohttp.typedefs import Handler
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.typedefs import Handler, Middleware
 
+from stsd.daemon.audit import AuditEvent, AuditLog
 from stsd.daemon.bodies import EncodedBodies
 from stsd.daemon.errors import StsdError
 from stsd.daemon.model import RoleCredentials
+from stsd.daemon.peer import address_of
 from stsd.daemon.service import CredentialService
+from stsd.daemon.tokens import Grant, TokenRegistry
 
 __all__ = [
+    "AUDIT",
     "OWN_HOSTS",
     "SERVICE",
+    "TOKENS",
     "AccessLogger",
-    "TokenCheck",
+    "Refusal",
+    "audit",
     "credentials_body",
     "create_credentials_app",
     "json_error",
     "json_errors",
     "json_response",
     "refusal",
+    "refusal_of",
     "set_own_hosts",
 ]
 
@@ -41,24 +51,14 @@ SERVICE = web.AppKey("service", CredentialService)
 BODIES = web.AppKey("bodies", EncodedBodies)
 OWN_HOSTS = web.AppKey("own_hosts", set[str])
 
-# Headers a browser page or a proxy adds; SDKs never send them (DESIGN, security rules).
-_REFUSED_HEADERS = ("X-Forwarded-For", "Forwarded", "Origin")
+# Headers a proxy or a browser page adds; SDKs never send them (DESIGN, security rules).
+# X-Forwarded-* and Sec-Fetch-* are refused by prefix.
+_PROXY_HEADERS = frozenset({"forwarded", "via", "x-real-ip"})
+_BROWSER_HEADERS = frozenset({"origin", "referer"})
 
 
-class TokenCheck:
-    """Holds the accepted tokens and compares in constant time."""
-
-    def __init__(self, default_token: str) -> None:
-        self._default = default_token.encode()
-
-    def valid(self, presented: str) -> bool:
-        return hmac.compare_digest(presented.encode(), self._default)
-
-    def replace_default(self, token: str) -> None:
-        self._default = token.encode()
-
-
-TOKENS = web.AppKey("tokens", TokenCheck)
+TOKENS = web.AppKey("tokens", TokenRegistry)
+AUDIT = web.AppKey("audit", AuditLog)
 
 
 def json_error(status: int, code: str, message: str) -> web.Response:
@@ -96,49 +96,132 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             raise
         code = error.reason.replace(" ", "")
         return json_error(error.status, code, f"{error.reason}: {request.method} {request.path}")
+    except Exception:
+        # A bug, not a request's fault: a JSON 500 without details (they could hold
+        # anything); the traceback goes to the log, which never holds header values.
+        log.exception("internal error on %s %s", request.method, request.path)
+        return json_error(500, "InternalError", "stsd failed on this request; see its log")
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """An error answer: HTTP status, DESIGN's error code, and what to do about it."""
+
+    status: int
+    code: str
+    message: str
+
+
+def refusal_of(request: web.Request) -> Refusal | None:
+    """Why a request that no SDK would send is refused, or None.
+
+    For the credentials and IMDS routes only (the MFA page is for browsers): a Host
+    other than our own address (DNS rebinding), headers a proxy adds (SSRF through a
+    local proxy), headers a browser adds (a web page), and a request body.
+    """
+    hosts = request.headers.getall("Host", [])
+    if len(hosts) != 1 or hosts[0].lower() not in request.app[OWN_HOSTS]:
+        return Refusal(403, "ForeignHost", "the Host header is not this daemon's address")
+    for name in request.headers:
+        lower = name.lower()
+        if lower in _PROXY_HEADERS or lower.startswith("x-forwarded-"):
+            return Refusal(403, "ProxiedRequest", f"requests carrying {name} are refused")
+        if lower in _BROWSER_HEADERS or lower.startswith("sec-fetch-"):
+            return Refusal(
+                403, "BrowserRequest", f"requests from browser pages ({name}) are refused"
+            )
+    if (request.content_length or 0) > 0 or "Transfer-Encoding" in request.headers:
+        return Refusal(400, "BodyNotAllowed", "this endpoint takes no request body")
+    return None
+
+
+def refusal(request: web.Request) -> web.Response | None:
+    """`refusal_of` as DESIGN's JSON error, for routes that answer in JSON (IMDS)."""
+    refused = refusal_of(request)
+    return None if refused is None else _failure(refused)[0]
 
 
 async def _credentials(request: web.Request) -> web.Response:
-    refused = refusal(request)
-    if refused is not None:
-        return refused
+    """GET /credentials/{profile}; every request, served or refused, is audited."""
+    started = time.time()
+    profile = request.match_info["profile"]
     token = request.headers.get("Authorization")
-    if not token:
-        return json_error(
-            401,
-            "MissingToken",
-            'no Authorization header: point the SDK at stsd with `eval "$(stsd env)"`',
+    grant = request.app[TOKENS].lookup(token) if token else None
+    response, code = await _answer(request, profile, token, grant)
+    label = grant.label if grant is not None else ("invalid" if token else "missing")
+    audit(request, started, profile, label, response.status, code)
+    return response
+
+
+def audit(
+    request: web.Request, started: float, profile: str, label: str, status: int, code: str | None
+) -> None:
+    """Queue the audit line of a credential request (IMDS's too); no I/O here."""
+    audit_log = request.app.get(AUDIT)
+    if audit_log is None:
+        return
+    transport = request.transport
+    audit_log.record(
+        AuditEvent(
+            time=started,
+            profile=profile,
+            token=label,
+            status=status,
+            code=code,
+            peer=address_of(transport.get_extra_info("peername") if transport else None),
+            local=address_of(transport.get_extra_info("sockname") if transport else None),
         )
-    if not request.app[TOKENS].valid(token):
-        return json_error(
-            403, "InvalidToken", 'wrong authorization token: run `eval "$(stsd env)"` again'
+    )
+
+
+async def _answer(
+    request: web.Request, profile: str, token: str | None, grant: Grant | None
+) -> tuple[web.Response, str | None]:
+    """The response and, for an error, its code; checks in DESIGN's order."""
+    refusal = refusal_of(request)
+    if refusal is not None:
+        return _failure(refusal)
+    if not token:
+        return _failure(
+            Refusal(
+                401,
+                "MissingToken",
+                'no Authorization header: point the SDK at stsd with `eval "$(stsd env)"`',
+            )
+        )
+    if grant is None:
+        return _failure(
+            Refusal(
+                403, "InvalidToken", 'wrong authorization token: run `eval "$(stsd env)"` again'
+            )
+        )
+    if not grant.allows(profile):
+        return _failure(
+            Refusal(
+                403,
+                "ProfileNotAllowed",
+                f"this token ({grant.label}) is for profile {grant.profile} only",
+            )
         )
     service = request.app[SERVICE]
-    profile = request.match_info["profile"]
     if not service.knows(profile):
         known = ", ".join(sorted(service.config.roles)) or "none"
-        return json_error(
-            404,
-            "UnknownProfile",
-            f"no role profile {profile!r} in the configuration; known: {known}",
+        return _failure(
+            Refusal(
+                404,
+                "UnknownProfile",
+                f"no role profile {profile!r} in the configuration; known: {known}",
+            )
         )
     try:
         creds = await service.credentials(profile)
     except StsdError as error:
-        return json_error(error.http_status, error.code, error.message)
-    return web.Response(body=request.app[BODIES].body(creds), headers=_JSON_HEADERS)
+        return _failure(Refusal(error.http_status, error.code, error.message))
+    return web.Response(body=request.app[BODIES].body(creds), headers=_JSON_HEADERS), None
 
 
-def refusal(request: web.Request) -> web.Response | None:
-    """Refuse what no SDK sends: foreign Host (DNS rebinding), proxies, browsers."""
-    if request.host not in request.app[OWN_HOSTS]:
-        return json_error(403, "ForeignHost", "the Host header is not this daemon's address")
-    for name in _REFUSED_HEADERS:
-        if name in request.headers:
-            return json_error(403, "Refused", f"requests carrying {name} are refused")
-    if any(name.lower().startswith("sec-fetch-") for name in request.headers):
-        return json_error(403, "Refused", "requests from browser pages are refused")
-    return None
+def _failure(refused: Refusal) -> tuple[web.Response, str]:
+    return json_error(refused.status, refused.code, refused.message), refused.code
 
 
 def set_own_hosts(app: web.Application, host: str, port: int) -> None:
@@ -151,14 +234,64 @@ def set_own_hosts(app: web.Application, host: str, port: int) -> None:
     app[OWN_HOSTS].update(hosts)
 
 
-def create_credentials_app(service: CredentialService, tokens: TokenCheck) -> web.Application:
-    app = web.Application(middlewares=[json_errors], client_max_size=4096)
+def create_credentials_app(
+    service: CredentialService,
+    tokens: TokenRegistry,
+    audit: AuditLog | None = None,
+    middlewares: Sequence[Middleware] = (),
+) -> web.Application:
+    """The credentials endpoint; `middlewares` run first (e.g. the connection guard)."""
+    _quiet_parse_errors()
+    app = web.Application(middlewares=[*middlewares, json_errors], client_max_size=4096)
     app[SERVICE] = service
     app[TOKENS] = tokens
     app[BODIES] = EncodedBodies(credentials_body)
+    if audit is not None:
+        app[AUDIT] = audit
     app[OWN_HOSTS] = set()
-    app.router.add_get("/credentials/{profile}", _credentials, allow_head=False)
+    app.router.add_get(
+        "/credentials/{profile}", _credentials, allow_head=False, expect_handler=_ignore_expect
+    )
+    app.on_startup.append(_add_fallback_route)
     return app
+
+
+async def _ignore_expect(request: web.Request) -> None:
+    """No route here reads a body: there is nothing to say 100 Continue to. (aiohttp's
+    own handler also answers 500 to an Expect value that isn't UTF-8.)"""
+
+
+async def _add_fallback_route(app: web.Application) -> None:
+    # At startup, after every other route (added when the app was built): a request
+    # that matches none lands here instead of in aiohttp's built-in 404/405, whose
+    # Expect handling is the one that fails.
+    app.router.add_route("*", "/{anything:.*}", _fallback, expect_handler=_ignore_expect)
+
+
+async def _fallback(request: web.Request) -> web.StreamResponse:
+    profile = request.path.removeprefix("/credentials/")
+    if profile != request.path and profile and "/" not in profile:
+        raise web.HTTPMethodNotAllowed(request.method, ["GET"])
+    raise web.HTTPNotFound()
+
+
+class _ParseErrorFilter(logging.Filter):
+    """aiohttp logs each malformed request at ERROR, with a traceback quoting the bytes
+    at fault: anyone could fill the log, and the quoted line could be one holding a
+    token. One short debug line instead, naming the error only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            log.debug("malformed request refused: %s (%s)", type(error).__name__, error.code)
+            return False
+        return True
+
+
+def _quiet_parse_errors() -> None:
+    logger = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, _ParseErrorFilter) for f in logger.filters):
+        logger.addFilter(_ParseErrorFilter())
 
 
 class AccessLogger(AbstractAccessLogger):

@@ -18,6 +18,8 @@ from aiohttp import web
 from stsd.emulator.config import DEMO_CONFIG, EmulatorConfig
 from stsd.emulator.control import EmulatorControl
 from stsd.emulator.server import create_app
+from stsd.emulator.state import STATE
+from stsd.emulator.sts import TemporaryCredentials
 
 __all__ = ["EmbeddedEmulator"]
 
@@ -48,6 +50,12 @@ class EmbeddedEmulator:
     @property
     def control(self) -> EmulatorControl:
         return EmulatorControl(self.url)
+
+    def issued(self) -> list[TemporaryCredentials]:
+        """Every credential set the emulator issued, secrets included (in-process only)."""
+        if self._runner is None:
+            raise RuntimeError("the emulator is not running")
+        return self._runner.app[STATE].sts.all_issued()
 
     def __enter__(self) -> EmbeddedEmulator:
         self._loop = asyncio.new_event_loop()

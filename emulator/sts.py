@@ -144,6 +144,10 @@ class Sts:
         verify_signature(request, auth, secret)
         return caller
 
+    def all_issued(self) -> list[TemporaryCredentials]:
+        """Every credential set issued so far (tests search logs for their secrets)."""
+        return list(self._issued.values())
+
     def issued(self, access_key_id: str, secret: str, token: str) -> TemporaryCredentials | None:
         """The live credentials matching all three parts, or None (the federation check)."""
         issued = self._issued.get(access_key_id)

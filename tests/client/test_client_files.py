@@ -36,6 +36,8 @@ def test_settings_are_read_and_checked(tmp_path: Path) -> None:
         ("[refresh]\nfloor_seconds = 1900", "hard_floor_seconds < floor_seconds < trigger"),
         ('listen = "10.0.0.1:9925"', "not a loopback IP"),
         ("session_duration_seconds = true", "session_duration_seconds"),
+        ("[exec]\nlease_seconds = 0", "exec.lease_seconds must be a whole number of seconds"),
+        ("[endpoint]\nmax_connections = 1", "max_connections must be a whole number from 4"),
     ],
 )
 def test_broken_settings_name_file_and_key(tmp_path: Path, text: str, message: str) -> None:

@@ -158,7 +158,7 @@ def test_the_unit_has_what_the_issue_asks_for() -> None:
         "ProtectSystem=strict",
         "ReadWritePaths=%h/.local/state/stsd",
         "PrivateTmp=yes",
-        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
+        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
         "LockPersonality=yes",
         "SystemCallArchitectures=native",
         "UMask=0077",

@@ -15,8 +15,9 @@ from pytest_aiohttp import AiohttpClient
 from stsd.daemon.broker import PromptReason
 from stsd.daemon.mfa import MfaDesk
 from stsd.daemon.mfa_page import add_mfa_page
-from stsd.daemon.server import TokenCheck, create_credentials_app, set_own_hosts
+from stsd.daemon.server import create_credentials_app, set_own_hosts
 from stsd.daemon.service import CredentialService
+from stsd.daemon.tokens import TokenRegistry
 from stsd.emulator.embedded import EmbeddedEmulator
 
 
@@ -84,7 +85,7 @@ def clock() -> FakeClock:
 async def page(service: CredentialService, clock: FakeClock, aiohttp_client: AiohttpClient) -> Page:
     desk = MfaDesk(service, {}, clock=clock, drivers=())
     service.attach_prompts(desk)
-    app = create_credentials_app(service, TokenCheck("token"))
+    app = create_credentials_app(service, TokenRegistry("token", lease_seconds=15))
     add_mfa_page(app, desk)
     client = await aiohttp_client(app)
     port = client.server.port

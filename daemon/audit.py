@@ -1,0 +1,246 @@
+"""The audit log: one JSON line per credential request, in the state dir and on stderr.
+
+    {"time": "2025-01-31T09:12:03.456Z", "profile": "prod-ro", "token": "exec: terraform",
+     "status": 200, "code": null, "peer": {"uid": 1000, "pid": 4242, "exe": "/usr/bin/terraform"}}
+
+`token` is the token's label (`default`, `exec: CMD`), `missing` or `invalid`; never the
+token. `code` is the error code of a refusal. `peer` (Linux) is resolved from /proc on
+the writer's thread: the request path only queues an event (a few microseconds). A
+client's socket vanishes from /proc once it closes it, often right after reading the
+reply, so resolution starts when the connection opens (`connection_opened`, queued
+ahead of the request's event) and the event uses that answer. Under a flood the writer
+stops resolving peers rather than fall behind without bound.
+
+The file (`audit.log`, 0600) rotates at `max_bytes`, keeping `backups` old files; lines
+also go to the `stsd.audit` logger (stderr, hence journald under systemd). A file that
+can't be written (read-only state dir, full disk) never stops the daemon: the lines go
+to stderr only, with a warning, and the file is tried again a minute later.
+"""
+
+import contextlib
+import io
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from stsd.daemon.peer import Address, Peer, resolve_peer, socket_owner
+
+__all__ = ["AuditEvent", "AuditLog", "PeerResolver"]
+
+log = logging.getLogger("stsd.audit")
+
+# Beyond this backlog, peers are no longer resolved (the /proc scan is the slow part).
+_RESOLVE_BACKLOG = 256
+# Beyond this, events are counted and dropped: memory stays bounded under any flood.
+_MAX_BACKLOG = 100_000
+_CLOSE_RESOLVE_SECONDS = 1.0  # shutdown must not wait on a long /proc backlog
+_PROFILE_CHARS = 128
+_PEER_CACHE = 1024  # connections whose peers are remembered (keep-alive reuses them)
+_RETRY_FILE_SECONDS = 60.0
+# the profile comes from the URL: anyone's bytes, kept short
+
+
+class PeerResolver(Protocol):
+    def __call__(
+        self, peer: Address | None, local: Address | None, owner: tuple[int, int] | None = None
+    ) -> Peer: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Opened:
+    peer: Address | None
+    local: Address | None
+    owner: tuple[int, int] | None  # (uid, inode), looked up as the connection opened
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    time: float  # time.time() at the request
+    profile: str
+    token: str  # a label, "missing" or "invalid": never the token itself
+    status: int
+    code: str | None
+    peer: Address | None
+    local: Address | None
+
+
+class AuditLog:
+    """Queues events on the request path; a thread resolves peers and writes lines."""
+
+    def __init__(
+        self,
+        path: Path | None,
+        max_bytes: int = 5 * 1024 * 1024,
+        backups: int = 3,
+        resolver: PeerResolver = resolve_peer,
+    ) -> None:
+        self._path = path
+        self._max_bytes = max_bytes
+        self._backups = backups
+        self._resolver = resolver
+        self._queue: queue.SimpleQueue[AuditEvent | _Opened | None] = queue.SimpleQueue()
+        self._peers: OrderedDict[tuple[Address | None, Address | None], Peer] = OrderedDict()
+        self._dropped = 0
+        self._file: io.TextIOWrapper | None = None
+        self._thread: threading.Thread | None = None
+        self._resolve_until = float("inf")  # monotonic; set by close()
+        self._retry_file_at = 0.0  # monotonic; when a file that failed is tried again
+
+    @property
+    def backlog(self) -> int:
+        """Events queued and not yet written (approximate)."""
+        return self._queue.qsize()
+
+    def record(self, event: AuditEvent) -> None:
+        """Queue one event (the request path: no I/O here)."""
+        if self._queue.qsize() >= _MAX_BACKLOG:
+            self._dropped += 1
+            return
+        self._queue.put(event)
+
+    def connection_opened(self, peer: Address | None, local: Address | None) -> None:
+        """Look up a new connection's owner now, while its socket surely exists.
+
+        The uid comes from one netlink query (tens of microseconds, on the event loop,
+        once per connection); the process is looked for on the writer's thread.
+        """
+        owner = None
+        if peer is not None and local is not None:
+            with contextlib.suppress(ValueError, OSError):
+                owner = socket_owner(peer, local, use_proc=False)
+        self._queue.put(_Opened(peer, local, owner))
+
+    def start(self) -> None:
+        self._reopen()
+        self._thread = threading.Thread(target=self._run, name="stsd-audit", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Write what is queued (resolving peers for a second at most), then stop."""
+        self._resolve_until = time.monotonic() + _CLOSE_RESOLVE_SECONDS
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=10)
+            self._thread = None
+        self._drop_file()
+
+    def _reopen(self) -> None:
+        if self._path is None or self._file is not None:
+            return
+        if time.monotonic() < self._retry_file_at:
+            return
+        try:
+            self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except OSError as error:
+            self._failed(error)
+            return
+        self._file = open(fd, "a", encoding="utf-8", buffering=64 * 1024)  # noqa: SIM115
+
+    def _failed(self, error: OSError) -> None:
+        log.warning(
+            "audit: can't write %s (%s): audit lines go to stderr only for now",
+            self._path,
+            error.strerror or error,
+        )
+        self._drop_file()
+        self._retry_file_at = time.monotonic() + _RETRY_FILE_SECONDS
+
+    def _drop_file(self) -> None:
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                break
+            if isinstance(item, _Opened):
+                self._remember(item.peer, item.local, item.owner)
+            else:
+                self._write(item)
+            if self._queue.empty():
+                self._flush()
+        self._flush()
+
+    def _may_resolve(self) -> bool:
+        return self._queue.qsize() < _RESOLVE_BACKLOG and time.monotonic() < self._resolve_until
+
+    def _remember(
+        self, peer: Address | None, local: Address | None, owner: tuple[int, int] | None = None
+    ) -> Peer:
+        if self._may_resolve():
+            found = self._resolver(peer, local, owner)
+        else:  # behind: keep what the open told us, skip the /proc scan
+            found = Peer(uid=owner[0]) if owner else Peer()
+        self._peers[(peer, local)] = found
+        self._peers.move_to_end((peer, local))
+        while len(self._peers) > _PEER_CACHE:
+            self._peers.popitem(last=False)
+        return found
+
+    def _peer_of(self, event: AuditEvent) -> Peer:
+        known = self._peers.get((event.peer, event.local))
+        if known is not None and known.uid is not None:
+            return known
+        # Not seen at open (a connection from before a restart?): try now.
+        return self._remember(event.peer, event.local)
+
+    def _write(self, event: AuditEvent) -> None:
+        if self._dropped:
+            dropped, self._dropped = self._dropped, 0
+            log.warning("audit: %d events dropped (backlog over %d)", dropped, _MAX_BACKLOG)
+        peer = self._peer_of(event)
+        line = json.dumps(
+            {
+                "time": _iso(event.time),
+                "profile": event.profile[:_PROFILE_CHARS],
+                "token": event.token,
+                "status": event.status,
+                "code": event.code,
+                "peer": peer.to_json(),
+            },
+            ensure_ascii=True,  # nothing in a line can break the line
+        )
+        log.info("%s", line)
+        self._reopen()
+        if self._file is not None:
+            try:
+                self._file.write(line + "\n")
+            except OSError as error:
+                self._failed(error)
+
+    def _flush(self) -> None:
+        if self._file is None:
+            return
+        try:
+            self._file.flush()
+            if self._path is not None and os.fstat(self._file.fileno()).st_size >= self._max_bytes:
+                self._rotate()
+        except OSError as error:
+            self._failed(error)
+
+    def _rotate(self) -> None:
+        assert self._path is not None  # noqa: S101 - only with a file
+        self._drop_file()
+        for index in range(self._backups, 0, -1):
+            source = (
+                self._path if index == 1 else self._path.with_name(f"{self._path.name}.{index - 1}")
+            )
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(source, self._path.with_name(f"{self._path.name}.{index}"))
+        self._reopen()
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

@@ -23,6 +23,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -172,9 +173,9 @@ class _GuardedProtocol(asyncio.Protocol):
         self._transport: asyncio.BaseTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)  # noqa: S101 - TCP
+        # A TCP transport; uvloop's has asyncio.Transport's methods without subclassing it.
         self._transport = transport
-        self._guard._opened(transport)
+        self._guard._opened(cast(asyncio.Transport, transport))
         self._inner.connection_made(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -5,9 +5,10 @@
 
 `token` is the token's label (`default`, `exec: CMD`), `missing` or `invalid`; never the
 token. `code` is the error code of a refusal. `peer` (Linux) is resolved from /proc on
-the writer's thread: the request path only queues an event (a few microseconds). A
-client's socket vanishes from /proc once it closes it, often right after reading the
-reply, so resolution starts when the connection opens (`connection_opened`, queued
+the writer's thread: the request path only adds the event to a batch (a few
+microseconds), and a batch goes to the writer at most 50 ms later. A client's socket
+vanishes from /proc once it closes it, often right after reading the reply, so
+resolution starts when the connection opens (`connection_opened`, queued at once, so
 ahead of the request's event) and the event uses that answer. Under a flood the writer
 stops resolving peers rather than fall behind without bound.
 
@@ -17,6 +18,7 @@ can't be written (read-only state dir, full disk) never stops the daemon: the li
 to stderr only, with a warning, and the file is tried again a minute later.
 """
 
+import asyncio
 import contextlib
 import io
 import json
@@ -44,6 +46,9 @@ _MAX_BACKLOG = 100_000
 _CLOSE_RESOLVE_SECONDS = 1.0  # shutdown must not wait on a long /proc backlog
 _PROFILE_CHARS = 128
 _PEER_CACHE = 1024  # connections whose peers are remembered (keep-alive reuses them)
+# Events reach the writer's thread in batches: at most this late, at most this many.
+_BATCH_SECONDS = 0.05
+_BATCH_EVENTS = 512
 _RETRY_FILE_SECONDS = 60.0
 # the profile comes from the URL: anyone's bytes, kept short
 
@@ -86,7 +91,11 @@ class AuditLog:
         self._max_bytes = max_bytes
         self._backups = backups
         self._resolver = resolver
-        self._queue: queue.SimpleQueue[AuditEvent | _Opened | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[AuditEvent] | _Opened | None] = queue.SimpleQueue()
+        self._batch: list[AuditEvent] = []  # the event loop's thread only
+        # Each counter has one writer (the loop's thread, the writer's): no lost updates.
+        self._handed = 0
+        self._written = 0
         self._peers: OrderedDict[tuple[Address | None, Address | None], Peer] = OrderedDict()
         self._dropped = 0
         self._file: io.TextIOWrapper | None = None
@@ -96,15 +105,33 @@ class AuditLog:
 
     @property
     def backlog(self) -> int:
-        """Events queued and not yet written (approximate)."""
-        return self._queue.qsize()
+        """Events recorded and not yet written (approximate)."""
+        return self._handed - self._written + len(self._batch)
 
     def record(self, event: AuditEvent) -> None:
-        """Queue one event (the request path: no I/O here)."""
-        if self._queue.qsize() >= _MAX_BACKLOG:
+        """Keep one event for the writer (the request path: no I/O, no thread wake-up).
+
+        Events go to the writer's thread in batches, at most `_BATCH_SECONDS` late: a
+        hand-off wakes that thread, which then competes with the event loop for the
+        GIL, and one per request cost more than the request itself (docs/benchmarks.md).
+        """
+        if self.backlog >= _MAX_BACKLOG:
             self._dropped += 1
             return
-        self._queue.put(event)
+        self._batch.append(event)
+        if len(self._batch) >= _BATCH_EVENTS:
+            self._hand_over()
+        elif len(self._batch) == 1:
+            try:
+                asyncio.get_running_loop().call_later(_BATCH_SECONDS, self._hand_over)
+            except RuntimeError:  # not on an event loop (a direct caller): no batching
+                self._hand_over()
+
+    def _hand_over(self) -> None:
+        if self._batch:
+            batch, self._batch = self._batch, []
+            self._handed += len(batch)
+            self._queue.put(batch)
 
     def connection_opened(self, peer: Address | None, local: Address | None) -> None:
         """Look up a new connection's owner now, while its socket surely exists.
@@ -126,6 +153,7 @@ class AuditLog:
     def close(self) -> None:
         """Write what is queued (resolving peers for a second at most), then stop."""
         self._resolve_until = time.monotonic() + _CLOSE_RESOLVE_SECONDS
+        self._hand_over()
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join(timeout=10)
@@ -168,13 +196,16 @@ class AuditLog:
             if isinstance(item, _Opened):
                 self._remember(item.peer, item.local, item.owner)
             else:
-                self._write(item)
+                for event in item:
+                    self._write(event)
+                self._written += len(item)
             if self._queue.empty():
                 self._flush()
         self._flush()
 
     def _may_resolve(self) -> bool:
-        return self._queue.qsize() < _RESOLVE_BACKLOG and time.monotonic() < self._resolve_until
+        behind = self._handed - self._written  # events the writer has and hasn't written
+        return behind < _RESOLVE_BACKLOG and time.monotonic() < self._resolve_until
 
     def _remember(
         self, peer: Address | None, local: Address | None, owner: tuple[int, int] | None = None

@@ -14,13 +14,14 @@ from stsd.daemon.errors import StsdError
 from stsd.daemon.server import SERVICE, json_errors, json_response
 from stsd.daemon.service import CredentialService
 
-__all__ = ["create_control_app"]
+__all__ = ["control_error", "create_control_app", "optional_str", "read_json_body"]
 
 _CODE_PATTERN = re.compile(r"^[0-9]{6}$")
 _VERSION = version("stsd")
 
 
-async def _readjson_response(request: web.Request) -> dict[str, Any]:
+async def read_json_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object, or a 400 saying what is wrong with it."""
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -30,7 +31,8 @@ async def _readjson_response(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def _control_error(error: StsdError) -> web.Response:
+def control_error(error: StsdError) -> web.Response:
+    """DESIGN's JSON error, plus the exit code the CLI should end with."""
     body = {
         "code": error.code,
         "message": error.message,
@@ -41,7 +43,7 @@ def _control_error(error: StsdError) -> web.Response:
     return json_response(body, error.http_status)
 
 
-def _optional_str(body: dict[str, Any], key: str) -> str | None:
+def optional_str(body: dict[str, Any], key: str) -> str | None:
     value = body.get(key)
     if value is not None and not isinstance(value, str):
         raise web.HTTPBadRequest(reason=f"{key} must be a string")
@@ -53,14 +55,14 @@ async def _status(request: web.Request) -> web.Response:
 
 
 async def _login(request: web.Request) -> web.Response:
-    body = await _readjson_response(request)
+    body = await read_json_body(request)
     code = body.get("code")
     if not isinstance(code, str) or not _CODE_PATTERN.match(code):
         raise web.HTTPBadRequest(reason="An MFA code is 6 digits")
     try:
-        session = await request.app[SERVICE].login(_optional_str(body, "source"), code)
+        session = await request.app[SERVICE].login(optional_str(body, "source"), code)
     except StsdError as error:
-        return _control_error(error)
+        return control_error(error)
     expires = session.credentials.expiration
     return json_response(
         {
@@ -72,13 +74,13 @@ async def _login(request: web.Request) -> web.Response:
 
 
 async def _logout(request: web.Request) -> web.Response:
-    body = await _readjson_response(request)
+    body = await read_json_body(request)
     try:
         names = request.app[SERVICE].logout(
-            _optional_str(body, "source"), everything=body.get("all") is True
+            optional_str(body, "source"), everything=body.get("all") is True
         )
     except StsdError as error:
-        return _control_error(error)
+        return control_error(error)
     return json_response({"forgotten": names})
 
 

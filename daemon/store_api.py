@@ -5,11 +5,9 @@ daemon is the store's only writer, so these commands come here rather than touch
 Replies carry masked key ids only; a seed travels in a request body, never back.
 """
 
-import json
-from typing import Any
-
 from aiohttp import web
 
+from stsd.daemon.control_api import control_error, optional_str, read_json_body
 from stsd.daemon.errors import StsdError
 from stsd.daemon.keys import KeyManager
 from stsd.daemon.server import json_response
@@ -19,79 +17,51 @@ __all__ = ["KEYS", "add_store_routes"]
 KEYS = web.AppKey("keys", KeyManager)
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(reason="Body is not JSON") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(reason="Body is not a JSON object")
-    return body
-
-
-def _source(body: dict[str, Any]) -> str | None:
-    value = body.get("source")
-    if value is not None and not isinstance(value, str):
-        raise web.HTTPBadRequest(reason="source must be a string")
-    return value
-
-
-def _error(error: StsdError) -> web.Response:
-    body = {
-        "code": error.code,
-        "message": error.message,
-        "Code": error.code,
-        "Message": error.message,
-        "exit_code": error.exit_code,
-    }
-    return json_response(body, error.http_status)
-
-
 async def _list(request: web.Request) -> web.Response:
     return json_response({"keys": request.app[KEYS].list()})
 
 
 async def _import(request: web.Request) -> web.Response:
-    source = _source(await _body(request))
+    source = optional_str(await read_json_body(request), "source")
     try:
         return json_response(await request.app[KEYS].import_keys(source))
     except StsdError as error:
-        return _error(error)
+        return control_error(error)
 
 
 async def _remove(request: web.Request) -> web.Response:
-    source = _source(await _body(request))
+    source = optional_str(await read_json_body(request), "source")
     try:
         return json_response(await request.app[KEYS].remove_keys(source))
     except StsdError as error:
-        return _error(error)
+        return control_error(error)
 
 
 async def _rotate(request: web.Request) -> web.Response:
-    source = _source(await _body(request))
+    source = optional_str(await read_json_body(request), "source")
     try:
         return json_response(await request.app[KEYS].rotate_keys(source))
     except StsdError as error:
-        return _error(error)
+        return control_error(error)
 
 
 async def _totp_add(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await read_json_body(request)
     seed = body.get("seed")
     if not isinstance(seed, str):
         raise web.HTTPBadRequest(reason="seed must be a string")
     try:
-        return json_response(await request.app[KEYS].add_seed(_source(body), seed))
+        return json_response(await request.app[KEYS].add_seed(optional_str(body, "source"), seed))
     except StsdError as error:
-        return _error(error)
+        return control_error(error)
 
 
 async def _totp_remove(request: web.Request) -> web.Response:
-    source = _source(await _body(request))
+    source = optional_str(await read_json_body(request), "source")
     try:
         return json_response(request.app[KEYS].remove_seed(source))
     except StsdError as error:
-        return _error(error)
+        return control_error(error)
 
 
 def add_store_routes(app: web.Application, keys: KeyManager) -> None:

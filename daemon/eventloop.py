@@ -13,9 +13,7 @@ from typing import Any, TypeVar
 
 from stsd.daemon.errors import ConfigError
 
-__all__ = ["CHOICES", "check_loop", "run_on"]
-
-CHOICES = ("asyncio", "uvloop")
+__all__ = ["check_loop", "run_on"]
 
 T = TypeVar("T")
 

@@ -4,7 +4,7 @@ One route, the same bytes stsd served, the same token check (`hmac.compare_diges
 the same response headers; no Host or header checks, no broker, no logging. The
 endpoint benchmark reports stsd's throughput as a fraction of this server's.
 
-    python -m bench.bare_server --body-file F --token-file F [--port 0] [--loop uvloop]
+    python -m bench.bare_server --body-file F --token-file F [--port 0]
 
 prints `listening 127.0.0.1:PORT` once it accepts connections.
 """
@@ -58,15 +58,9 @@ def main() -> int:
     parser.add_argument("--body-file", type=Path, required=True)
     parser.add_argument("--token-file", type=Path, required=True)
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
     args = parser.parse_args()
     app = make_app(args.body_file.read_bytes(), args.token_file.read_text(encoding="ascii"))
-    if args.loop == "uvloop":
-        import uvloop
-
-        uvloop.run(_serve(app, args.port))
-    else:
-        asyncio.run(_serve(app, args.port))
+    asyncio.run(_serve(app, args.port))
     return 0
 
 

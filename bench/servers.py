@@ -26,16 +26,14 @@ class BareServer:
 
 
 @contextlib.contextmanager
-def bare_server(
-    body: bytes, token: str, where: set[int] | None, loop: str = "asyncio"
-) -> Iterator[BareServer]:
+def bare_server(body: bytes, token: str, where: set[int] | None) -> Iterator[BareServer]:
     """Run bench/bare_server.py serving `body` to whoever presents `token`."""
     with tempfile.TemporaryDirectory(prefix="stsd-bare-") as tmp:
         body_file, token_file = Path(tmp) / "body", Path(tmp) / "token"
         body_file.write_bytes(body)
         token_file.write_text(token, encoding="ascii")
         command = [sys.executable, "-m", "bench.bare_server", "--body-file", str(body_file)]
-        command += ["--token-file", str(token_file), "--loop", loop]
+        command += ["--token-file", str(token_file)]
         process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
         try:
             assert process.stdout is not None

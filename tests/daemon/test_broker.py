@@ -7,6 +7,8 @@ code, a tick) and checks the decision. Time only moves through `FakeClock.advanc
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from profiles_support import AUDIT, HOUR, PROD
+from profiles_support import BASTION as SOURCE
 
 from stsd.daemon.broker import (
     Assume,
@@ -20,34 +22,10 @@ from stsd.daemon.broker import (
     Unavailable,
 )
 from stsd.daemon.errors import NeedsMfa, RoleDenied, SessionExpired, StsUnavailable
-from stsd.daemon.model import Credentials, RoleCredentials, RoleProfile, Session, SourceProfile
+from stsd.daemon.model import Credentials, RoleCredentials, RoleProfile, Session
 
 MIN = timedelta(minutes=1)
-HOUR = timedelta(hours=1)
 
-SOURCE = SourceProfile(
-    name="bastion",
-    keys=Credentials("AKIAEXAMPLEKEY000001", "long-term-secret"),
-    mfa_serial="arn:aws:iam::111111111111:mfa/alice",
-    region="eu-west-1",
-    keys_origin="~/.aws/credentials",
-)
-PROD = RoleProfile(
-    name="prod-ro",
-    role_arn="arn:aws:iam::222222222222:role/ReadOnly",
-    parent="bastion",
-    source="bastion",
-    duration=HOUR,
-    region="eu-west-1",
-)
-AUDIT = RoleProfile(  # chained: assumed with prod-ro's credentials
-    name="audit",
-    role_arn="arn:aws:iam::333333333333:role/Audit",
-    parent="prod-ro",
-    source="bastion",
-    duration=HOUR,
-    region="eu-west-1",
-)
 CI = RoleProfile(
     name="ci",
     role_arn="arn:aws:iam::222222222222:role/Deploy",

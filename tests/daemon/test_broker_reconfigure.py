@@ -6,37 +6,15 @@ Pure: values in, decisions out, time from a fixed clock.
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from profiles_support import AUDIT, BASTION, HOUR, PROD
+
 from stsd.daemon.broker import Assume, Broker, ConfigChange, Policy, Serve, Unavailable
 from stsd.daemon.errors import NeedsMfa
-from stsd.daemon.model import Credentials, RoleCredentials, RoleProfile, Session, SourceProfile
+from stsd.daemon.model import Credentials, RoleCredentials, RoleProfile, Session
 
 NOW = datetime(2024, 5, 6, 8, 0, tzinfo=UTC)
-HOUR = timedelta(hours=1)
 
-BASTION = SourceProfile(
-    name="bastion",
-    keys=Credentials("AKIAEXAMPLEKEY000001", "long-term-secret"),
-    mfa_serial="arn:aws:iam::111111111111:mfa/alice",
-    region="eu-west-1",
-    keys_origin="~/.aws/credentials",
-)
 OTHER = replace(BASTION, name="other", mfa_serial="arn:aws:iam::111111111111:mfa/bob")
-PROD = RoleProfile(
-    name="prod-ro",
-    role_arn="arn:aws:iam::222222222222:role/ReadOnly",
-    parent="bastion",
-    source="bastion",
-    duration=HOUR,
-    region="eu-west-1",
-)
-AUDIT = RoleProfile(  # chained from prod-ro
-    name="audit",
-    role_arn="arn:aws:iam::333333333333:role/Audit",
-    parent="prod-ro",
-    source="bastion",
-    duration=HOUR,
-    region="eu-west-1",
-)
 DEV = RoleProfile(
     name="dev",
     role_arn="arn:aws:iam::444444444444:role/Dev",

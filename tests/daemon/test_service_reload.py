@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from profiles_support import AUDIT, BASTION, HOUR, PROD
 
 from stsd.client.settings import Settings
 from stsd.daemon.broker import Policy
@@ -17,26 +18,6 @@ from stsd.daemon.errors import ConfigError
 from stsd.daemon.model import Credentials, RoleCredentials, RoleProfile, Session, SourceProfile
 from stsd.daemon.service import CredentialService
 from stsd.daemon.sts import Sts
-
-HOUR = timedelta(hours=1)
-BASTION = SourceProfile(
-    name="bastion",
-    keys=Credentials("AKIAEXAMPLEKEY000001", "long-term-secret"),
-    mfa_serial="arn:aws:iam::111111111111:mfa/alice",
-    region="eu-west-1",
-    keys_origin="~/.aws/credentials",
-)
-PROD = RoleProfile(
-    name="prod-ro",
-    role_arn="arn:aws:iam::222222222222:role/ReadOnly",
-    parent="bastion",
-    source="bastion",
-    duration=HOUR,
-    region="eu-west-1",
-)
-AUDIT = replace(  # chained: signed with prod-ro's credentials
-    PROD, name="audit", role_arn="arn:aws:iam::333333333333:role/Audit", parent="prod-ro"
-)
 
 
 class GatedSts(Sts):

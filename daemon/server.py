@@ -59,6 +59,8 @@ OWN_HOSTS = web.AppKey("own_hosts", set[str])
 # X-Forwarded-* and Sec-Fetch-* are refused by prefix.
 _PROXY_HEADERS = frozenset({"forwarded", "via", "x-real-ip"})
 _BROWSER_HEADERS = frozenset({"origin", "referer"})
+_SUSPECT_HEADERS = _PROXY_HEADERS | _BROWSER_HEADERS
+_SUSPECT_PREFIXES = ("x-forwarded-", "sec-fetch-")
 
 
 TOKENS = web.AppKey("tokens", TokenRegistry)
@@ -129,12 +131,12 @@ def refusal_of(request: web.BaseRequest, own_hosts: set[str]) -> Refusal | None:
         return Refusal(403, "ForeignHost", "the Host header is not this daemon's address")
     for name in headers:
         lower = name.lower()
-        if lower in _PROXY_HEADERS or lower.startswith("x-forwarded-"):
+        if lower in _SUSPECT_HEADERS or lower.startswith(_SUSPECT_PREFIXES):
+            if lower in _BROWSER_HEADERS or lower.startswith("sec-fetch-"):
+                return Refusal(
+                    403, "BrowserRequest", f"requests from browser pages ({name}) are refused"
+                )
             return Refusal(403, "ProxiedRequest", f"requests carrying {name} are refused")
-        if lower in _BROWSER_HEADERS or lower.startswith("sec-fetch-"):
-            return Refusal(
-                403, "BrowserRequest", f"requests from browser pages ({name}) are refused"
-            )
     if (request.content_length or 0) > 0 or "Transfer-Encoding" in headers:
         return Refusal(400, "BodyNotAllowed", "this endpoint takes no request body")
     return None

@@ -129,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
         "code it waits for (run `stsd login SOURCE`). Per role profile: when its "
         "credentials expire, until when they are served (the floor; the hard floor while "
         "DEGRADED), the next background refresh (none for roles idle longer than "
-        "active_window_seconds), and the last STS error. DEGRADED means STS is failing "
+        "active_window_seconds), and the last STS error; then the running `stsd exec` "
+        "commands (label and profile). DEGRADED means STS is failing "
         "(throttling, 5xx, network): cached credentials are served down to the hard floor "
         "while retries back off. Exits 1 when the daemon is not running.",
     )

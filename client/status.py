@@ -57,6 +57,11 @@ def format_status(status: dict[str, Any], address: str | None) -> str:
         if role["last_error"]:
             at = f" (at {_clock(role['last_error_at'])})" if role.get("last_error_at") else ""
             lines.append(f"  last error{at}: {role['last_error']}")
+    leases = status.get("exec_leases") or []
+    if leases:
+        lines.append(f"stsd exec: {len(leases)} running")
+        for lease in leases:
+            lines.append(f"  {lease['label']} (profile {lease['profile']})")
     store = status.get("store")
     if store:
         lines.append(f"state: encrypted in {store['dir']}, master key in {store['key']}")

@@ -5,6 +5,7 @@ CLI's exit code beside DESIGN's JSON error fields.
 
 import json
 import re
+from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any
 
@@ -14,10 +15,21 @@ from stsd.daemon.errors import StsdError
 from stsd.daemon.server import SERVICE, json_errors, json_response
 from stsd.daemon.service import CredentialService
 
-__all__ = ["control_error", "create_control_app", "optional_str", "read_json_body"]
+__all__ = [
+    "STATUS_PARTS",
+    "StatusPart",
+    "control_error",
+    "create_control_app",
+    "optional_str",
+    "read_json_body",
+]
 
 _CODE_PATTERN = re.compile(r"^[0-9]{6}$")
 _VERSION = version("stsd")
+
+# What other parts of the daemon add to /v1/status (the token routes: exec leases).
+StatusPart = Callable[[], dict[str, Any]]
+STATUS_PARTS = web.AppKey("status_parts", list[StatusPart])
 
 
 async def read_json_body(request: web.Request) -> dict[str, Any]:
@@ -51,7 +63,10 @@ def optional_str(body: dict[str, Any], key: str) -> str | None:
 
 
 async def _status(request: web.Request) -> web.Response:
-    return json_response({"version": _VERSION, **request.app[SERVICE].status()})
+    status = {"version": _VERSION, **request.app[SERVICE].status()}
+    for part in request.app[STATUS_PARTS]:
+        status.update(part())
+    return json_response(status)
 
 
 async def _login(request: web.Request) -> web.Response:
@@ -87,6 +102,7 @@ async def _logout(request: web.Request) -> web.Response:
 def create_control_app(service: CredentialService) -> web.Application:
     app = web.Application(middlewares=[json_errors], client_max_size=16384)
     app[SERVICE] = service
+    app[STATUS_PARTS] = []
     app.router.add_get("/v1/status", _status)
     app.router.add_post("/v1/login", _login)
     app.router.add_post("/v1/logout", _logout)

@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from stsd.client.tokens import new_token, write_token
+from stsd.daemon.control_api import STATUS_PARTS
 from stsd.daemon.server import SERVICE, json_response
 from stsd.daemon.tokens import LeaseConflict, TokenRegistry
 
@@ -120,10 +121,16 @@ async def _rotate(request: web.Request) -> web.Response:
     return json_response({"token_file": str(path)})
 
 
+def _leases(registry: TokenRegistry) -> list[dict[str, str | None]]:
+    """The running `stsd exec` commands, for `stsd status`: labels and profiles only."""
+    return [{"label": g.label, "profile": g.profile} for g in registry.active_leases()]
+
+
 def add_token_routes(app: web.Application, registry: TokenRegistry, token_file: Path) -> None:
     """Mount the token routes on the control app (which holds SERVICE)."""
     app[REGISTRY] = registry
     app[TOKEN_FILE] = token_file
+    app[STATUS_PARTS].append(lambda: {"exec_leases": _leases(registry)})
     app.router.add_post("/v1/tokens", _issue)
     app.router.add_post("/v1/tokens/{lease_id}", _renew)
     app.router.add_delete("/v1/tokens/{lease_id}", _revoke)

@@ -307,6 +307,31 @@ def test_signals_reach_the_command_and_its_exit_code_returns(
     assert cli.returncode == 40 + signum
 
 
+def test_status_lists_running_commands(sandbox: Sandbox, daemon: DaemonProcess) -> None:
+    """`stsd status` names each running `stsd exec` (label and profile, never its token)
+    until the command ends."""
+
+    def status_json() -> dict[str, object]:
+        result = sandbox.stsd(["status", "--json"])
+        assert result.returncode == 0, result.stderr
+        shown: dict[str, object] = json.loads(result.stdout)
+        return shown
+
+    assert status_json()["exec_leases"] == []
+    cli = start_exec(sandbox, "readonly", TRAP)
+    assert cli.stdout is not None
+    try:
+        assert cli.stdout.readline() == "ready\n"
+        label = f"exec: {Path(sys.executable).name}"
+        assert status_json()["exec_leases"] == [{"label": label, "profile": "readonly"}]
+        human = sandbox.stsd(["status"]).stdout
+        assert f"stsd exec: 1 running\n  {label} (profile readonly)" in human
+    finally:
+        cli.send_signal(signal.SIGTERM)
+        cli.communicate(timeout=30)
+    assert status_json()["exec_leases"] == []
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
 def test_a_command_killed_by_a_signal_kills_stsd_exec_alike(
     sandbox: Sandbox, daemon: DaemonProcess, signum: signal.Signals

@@ -110,11 +110,34 @@ def check_environment(env: Mapping[str, str], paths: Paths) -> list[Finding]:
                 "environment",
                 f"{', '.join(shadowing)} set in this shell: SDKs use them instead of stsd; "
                 '`eval "$(stsd env PROFILE)"` unsets them',
-            )
+            ),
+            *_role_profile_selected(env),
         ]
     if not env.get("AWS_CONTAINER_CREDENTIALS_FULL_URI"):
         return [_warn("environment", 'this shell is not pointed at stsd: eval "$(stsd env)"')]
     return [_ok("environment", "this shell points SDKs at stsd")]
+
+
+def _role_profile_selected(env: Mapping[str, str]) -> list[Finding]:
+    """AWS_PROFILE naming one of stsd's role profiles: the likeliest mix-up of all, and
+    the costliest (SDKs then assume the role themselves, with the bastion user's keys)."""
+    try:
+        roles = load_aws_files(env).role_profiles()
+    except AwsFilesError:
+        return []  # check_configuration reports it
+    findings = []
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        profile = env.get(name)
+        if profile and profile in roles:
+            findings.append(
+                _warn(
+                    "environment",
+                    f"{name}={profile} makes SDKs assume {profile}'s role themselves with "
+                    "the bastion keys (asking for an MFA code per process, or failing), not "
+                    f'through stsd: unset it and use `eval "$(stsd env {profile})"`',
+                )
+            )
+    return findings
 
 
 def check_runtime_dir(env: Mapping[str, str], paths: Paths) -> list[Finding]:

@@ -92,6 +92,18 @@ def test_shadowing_variables_are_named(sandbox: Sandbox, daemon: DaemonProcess) 
     env = {**env_for(sandbox, "readonly"), "AWS_PROFILE": "x", "AWS_ACCESS_KEY_ID": "y"}
     warnings = _lines(_doctor(env), "warn")
     assert any("AWS_PROFILE, AWS_ACCESS_KEY_ID set" in line for line in warnings)
+    assert not any("role themselves" in line for line in warnings)  # x is no role profile
+
+
+def test_aws_profile_naming_a_role_profile_is_explained(
+    sandbox: Sandbox, daemon: DaemonProcess
+) -> None:
+    warnings = _lines(_doctor({**env_for(sandbox, "readonly"), "AWS_PROFILE": "poweruser"}), "warn")
+    assert any(
+        "AWS_PROFILE=poweruser makes SDKs assume poweruser's role themselves" in line
+        and 'eval "$(stsd env poweruser)"' in line
+        for line in warnings
+    ), warnings
 
 
 def test_token_file_with_newline_or_loose_mode_is_a_problem(

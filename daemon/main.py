@@ -28,7 +28,7 @@ from aiohttp import web
 
 from stsd.client.awsfiles import load_aws_files
 from stsd.client.paths import Paths, UnsafeRuntimeDir, ensure_private_dir
-from stsd.client.settings import SettingsError, load_settings, parse_listen
+from stsd.client.settings import Settings, SettingsError, load_settings, parse_listen
 from stsd.client.tokens import ensure_token
 from stsd.daemon.activation import InheritedSockets
 from stsd.daemon.audit import AuditLog
@@ -61,7 +61,7 @@ from stsd.daemon.token_api import add_token_routes
 from stsd.daemon.tokens import TokenRegistry
 from stsd.daemon.vault import Vault, open_vault
 
-__all__ = ["serve"]
+__all__ = ["serve", "settings_needing_restart"]
 
 log = logging.getLogger("stsd.daemon")
 
@@ -85,6 +85,7 @@ class _Run:
     notifier: Notifier
     inherited: InheritedSockets
     imds_profile: str | None  # its routes are set up once, at start
+    settings: Settings  # as at start: some apply only then
     bound: tuple[str, int] = field(default=("", 0))
     vault: Vault | None = None  # the encrypted store; keys in it win over the AWS files
 
@@ -131,6 +132,7 @@ def serve(
         notifier=notifier,
         inherited=inherited,
         imds_profile=config.settings.imds_profile,
+        settings=config.settings,
         vault=vault,
     )
     try:
@@ -351,7 +353,23 @@ def _reload(service: CredentialService, run: _Run) -> None:
             "[imds] changed in config.toml: restart stsd to apply it (IMDS still serves %s)",
             run.imds_profile or "nothing",
         )
+    for setting in settings_needing_restart(run.settings, config.settings):
+        log.warning("%s changed in config.toml: restart stsd to apply it", setting)
     run.notifier.ready(f"Serving {_describe(service.config, run)}")
+
+
+def settings_needing_restart(started: Settings, now: Settings) -> list[str]:
+    """Settings the endpoint took at start (its connection guard, the token registry)
+    that `now` changes: a reload leaves them as they were."""
+    read_at_start = {
+        "[exec] lease_seconds": (started.exec_lease, now.exec_lease),
+        "[endpoint] max_connections": (started.max_connections, now.max_connections),
+        "[endpoint] connection_timeout_seconds": (
+            started.connection_timeout,
+            now.connection_timeout,
+        ),
+    }
+    return [name for name, (before, after) in read_at_start.items() if before != after]
 
 
 def _describe(config: Config, run: _Run) -> str:

@@ -245,3 +245,18 @@ def test_sighup_refuses_to_drop_the_profile_imds_serves(
         sandbox.write_settings('[imds]\nprofile = "poweruser"\n')
         assert "reload refused" not in _reload(daemon, notify)["STATUS"]
         assert "[imds] changed in config.toml: restart stsd" in daemon.logs()
+
+
+def test_sighup_names_the_settings_only_a_restart_applies(
+    sandbox: Sandbox, notify: NotifyListener
+) -> None:
+    """The connection guard and exec leases take their settings at start: a reload that
+    changes them says so, naming each one."""
+    with sandbox.start_daemon(extra_env=notify.env) as daemon:
+        notify.until("READY")
+        sandbox.write_settings("[exec]\nlease_seconds = 30\n[endpoint]\nmax_connections = 64\n")
+        assert "reload refused" not in _reload(daemon, notify)["STATUS"]
+        logs = daemon.logs()
+        assert "[exec] lease_seconds changed in config.toml: restart stsd" in logs
+        assert "[endpoint] max_connections changed in config.toml: restart stsd" in logs
+        assert "connection_timeout_seconds changed" not in logs  # unchanged: not named

@@ -31,7 +31,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from stsd.daemon.peer import Address, Peer, resolve_peer, socket_owner
 
@@ -44,13 +44,14 @@ _RESOLVE_BACKLOG = 256
 # Beyond this, events are counted and dropped: memory stays bounded under any flood.
 _MAX_BACKLOG = 100_000
 _CLOSE_RESOLVE_SECONDS = 1.0  # shutdown must not wait on a long /proc backlog
-_PROFILE_CHARS = 128
+_PROFILE_CHARS = 128  # the profile comes from the URL: anyone's bytes, kept short
 _PEER_CACHE = 1024  # connections whose peers are remembered (keep-alive reuses them)
 # Events reach the writer's thread in batches: at most this late, at most this many.
 _BATCH_SECONDS = 0.05
 _BATCH_EVENTS = 512
 _RETRY_FILE_SECONDS = 60.0
-# the profile comes from the URL: anyone's bytes, kept short
+# Distinct (profile, token, status, code) fragments kept; the profile is anyone's bytes.
+_FRAGMENTS = 256
 
 
 class PeerResolver(Protocol):
@@ -66,8 +67,10 @@ class _Opened:
     owner: tuple[int, int] | None  # (uid, inode), looked up as the connection opened
 
 
-@dataclass(frozen=True, slots=True)
-class AuditEvent:
+class AuditEvent(NamedTuple):
+    """One credential request. A tuple, not a frozen dataclass: one is made per request,
+    and a frozen dataclass's __init__ (a setattr per field) cost a microsecond of it."""
+
     time: float  # time.time() at the request
     profile: str
     token: str  # a label, "missing" or "invalid": never the token itself
@@ -96,7 +99,12 @@ class AuditLog:
         # Each counter has one writer (the loop's thread, the writer's): no lost updates.
         self._handed = 0
         self._written = 0
-        self._peers: OrderedDict[tuple[Address | None, Address | None], Peer] = OrderedDict()
+        # Per connection: its peer, and that peer as the line's JSON.
+        self._peers: OrderedDict[tuple[Address | None, Address | None], tuple[Peer, str]] = (
+            OrderedDict()
+        )
+        self._fragments: dict[tuple[str, str, int, str | None], str] = {}
+        self._clock = _IsoClock()
         self._dropped = 0
         self._file: io.TextIOWrapper | None = None
         self._thread: threading.Thread | None = None
@@ -196,8 +204,7 @@ class AuditLog:
             if isinstance(item, _Opened):
                 self._remember(item.peer, item.local, item.owner)
             else:
-                for event in item:
-                    self._write(event)
+                self._write(item)
                 self._written += len(item)
             if self._queue.empty():
                 self._flush()
@@ -209,47 +216,62 @@ class AuditLog:
 
     def _remember(
         self, peer: Address | None, local: Address | None, owner: tuple[int, int] | None = None
-    ) -> Peer:
+    ) -> tuple[Peer, str]:
         if self._may_resolve():
             found = self._resolver(peer, local, owner)
         else:  # behind: keep what the open told us, skip the /proc scan
             found = Peer(uid=owner[0]) if owner else Peer()
-        self._peers[(peer, local)] = found
+        entry = found, json.dumps(found.to_json(), ensure_ascii=True)
+        self._peers[(peer, local)] = entry
         self._peers.move_to_end((peer, local))
         while len(self._peers) > _PEER_CACHE:
             self._peers.popitem(last=False)
-        return found
+        return entry
 
-    def _peer_of(self, event: AuditEvent) -> Peer:
+    def _peer_of(self, event: AuditEvent) -> str:
         known = self._peers.get((event.peer, event.local))
-        if known is not None and known.uid is not None:
-            return known
+        if known is not None and known[0].uid is not None:
+            return known[1]
         # Not seen at open (a connection from before a restart?): try now.
-        return self._remember(event.peer, event.local)
+        return self._remember(event.peer, event.local)[1]
 
-    def _write(self, event: AuditEvent) -> None:
+    def _write(self, events: list[AuditEvent]) -> None:
+        """One batch: a line per event, to the file and (as one record) to the log."""
         if self._dropped:
             dropped, self._dropped = self._dropped, 0
             log.warning("audit: %d events dropped (backlog over %d)", dropped, _MAX_BACKLOG)
-        peer = self._peer_of(event)
-        line = json.dumps(
-            {
-                "time": _iso(event.time),
+        lines = [self._line(event) for event in events]
+        text = "\n".join(lines)
+        if log.isEnabledFor(logging.INFO):
+            # stsd's stderr handler writes each of `lines` as a log line of its own
+            # (logsetup): one record per batch instead of one per request.
+            log.info("%s", text, extra={"lines": lines})
+        self._reopen()
+        if self._file is not None:
+            try:
+                self._file.write(text + "\n")
+            except OSError as error:
+                self._failed(error)
+
+    def _line(self, event: AuditEvent) -> str:
+        """The event as JSON. Requests repeat: the parts other than the time are made
+        once per distinct request and peer, not once per line."""
+        key = (event.profile, event.token, event.status, event.code)
+        middle = self._fragments.get(key)
+        if middle is None:
+            if len(self._fragments) >= _FRAGMENTS:
+                self._fragments.clear()
+            whole = {
                 "profile": event.profile[:_PROFILE_CHARS],
                 "token": event.token,
                 "status": event.status,
                 "code": event.code,
-                "peer": peer.to_json(),
-            },
-            ensure_ascii=True,  # nothing in a line can break the line
+            }
+            middle = json.dumps(whole, ensure_ascii=True)[1:-1]  # nothing can break the line
+            self._fragments[key] = middle
+        return (
+            f'{{"time": "{self._clock.iso(event.time)}", {middle}, "peer": {self._peer_of(event)}}}'
         )
-        log.info("%s", line)
-        self._reopen()
-        if self._file is not None:
-            try:
-                self._file.write(line + "\n")
-            except OSError as error:
-                self._failed(error)
 
     def _flush(self) -> None:
         if self._file is None:
@@ -273,5 +295,17 @@ class AuditLog:
         self._reopen()
 
 
-def _iso(moment: float) -> str:
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+class _IsoClock:
+    """`2025-01-31T09:12:03.456Z` for a time.time() value; the date and time to the
+    second are formatted once per second, not once per line."""
+
+    def __init__(self) -> None:
+        self._second: int | None = None
+        self._prefix = ""
+
+    def iso(self, moment: float) -> str:
+        second, micros = divmod(round(moment * 1_000_000), 1_000_000)
+        if second != self._second:
+            self._second = second
+            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        return f"{self._prefix}{micros // 1000:03d}Z"

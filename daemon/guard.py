@@ -88,16 +88,29 @@ class ConnectionGuard:
     def middleware(self) -> Middleware:
         @web.middleware
         async def track(request: web.Request, handler: Handler) -> web.StreamResponse:
-            connection = self._open.get(request.transport) if request.transport else None
-            if connection is not None:
-                self._started(connection)
+            connection = self.request_started(request.transport)
             try:
                 return await handler(request)
             finally:
-                if connection is not None:
-                    self._finished(connection)
+                self.request_finished(connection)
 
         return track
+
+    def request_started(self, transport: asyncio.BaseTransport | None) -> "_Connection | None":
+        """A request on `transport` is being answered: keep its connection. What this
+        returns goes back to `request_finished` once the response is written."""
+        connection = self._open.get(transport) if transport is not None else None
+        if connection is not None:
+            connection.busy += 1
+        return connection
+
+    def request_finished(self, connection: "_Connection | None") -> None:
+        if connection is None:
+            return
+        connection.busy -= 1
+        if connection.busy == 0 and connection.transport in self._open:
+            connection.idle_since = time.monotonic()
+            self._open.move_to_end(connection.transport)
 
     # -- connection events ------------------------------------------------------------
 
@@ -123,15 +136,6 @@ class ConnectionGuard:
     # A request moves `idle_since` only; the connection's one timer, when it fires, looks
     # at it and goes back to sleep until the real deadline. Cancelling and re-arming a
     # timer for every request was a twentieth of the request path (docs/benchmarks.md).
-
-    def _started(self, connection: _Connection) -> None:
-        connection.busy += 1
-
-    def _finished(self, connection: _Connection) -> None:
-        connection.busy -= 1
-        if connection.busy == 0 and connection.transport in self._open:
-            connection.idle_since = time.monotonic()
-            self._open.move_to_end(connection.transport)
 
     def _arm(self, connection: _Connection, delay: float) -> None:
         loop = asyncio.get_running_loop()

@@ -32,6 +32,20 @@ class _JournalFormatter(logging.Formatter):
         return f"<{priority}>{super().format(record)}"
 
 
+class _LinesHandler(logging.StreamHandler[TextIO]):
+    """A record may carry many lines (`extra={"lines": [...]}`: a batch of audit lines,
+    logged as one record because a record per request cost more than the request).
+    Each goes out as a log line of its own, formatted like any other."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        lines = getattr(record, "lines", None)
+        if not isinstance(lines, list):
+            return super().format(record)
+        template = logging.makeLogRecord({**record.__dict__, "msg": "\0", "args": None})
+        before, _, after = super().format(template).partition("\0")
+        return "\n".join(before + line + after for line in lines)
+
+
 def writes_to_journal(stream: TextIO, env: Mapping[str, str]) -> bool:
     """True when `stream` is the journal stream systemd connected (JOURNAL_STREAM=dev:ino)."""
     device, _, inode = env.get("JOURNAL_STREAM", "").partition(":")
@@ -53,7 +67,7 @@ def configure_logging(level: str, stream: TextIO, env: Mapping[str, str]) -> Non
         formatter = logging.Formatter(
             "%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%d %H:%M:%S"
         )
-    handler = logging.StreamHandler(stream)
+    handler = _LinesHandler(stream)
     handler.setFormatter(formatter)
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     # botocore and urllib3 log request parameters and bodies at DEBUG: MFA codes, keys.

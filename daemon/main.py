@@ -48,7 +48,9 @@ from stsd.daemon.porthold import find_port_holder
 from stsd.daemon.screenlock import watch_screen_lock
 from stsd.daemon.sdnotify import Notifier
 from stsd.daemon.server import (
+    ENDPOINT,
     AccessLogger,
+    answer_credentials_directly,
     create_credentials_app,
     set_own_hosts,
 )
@@ -203,6 +205,8 @@ async def _run(config: Config, run: _Run) -> int:
         control_app, handle_signals=False, shutdown_timeout=_CONTROL_DRAIN_SECONDS
     )
     await credentials_runner.setup()
+    assert credentials_runner.server is not None  # noqa: S101 - set up just now
+    answer_credentials_directly(credentials_runner.server, credentials_app[ENDPOINT], guard)
     await control_runner.setup()
     try:
         run.bound = await _open_endpoint(credentials_runner, run, guard)

@@ -162,6 +162,24 @@ def test_profiles_outside_the_configuration_are_not_served(
         assert_refused(raw_get(daemon, good, path=path), 404, "NotFound")
 
 
+@pytest.mark.parametrize("path", ["/credentials/%72eadonly", "/credentials/readonly?from=sdk"])
+def test_the_routed_way_answers_like_the_direct_one(
+    served: tuple[DaemonProcess, Headers], path: str
+) -> None:
+    """SDKs' plain `GET /credentials/NAME` skips aiohttp's router (docs/benchmarks.md);
+    the same request written otherwise takes the router and must get the same answers."""
+    daemon, good = served
+    direct = raw_get(daemon, good)
+    routed = raw_get(daemon, good, path=path)
+    assert routed[0] == direct[0] == 200
+    assert routed[2] == direct[2]
+    assert_refused(raw_get(daemon, [*good, ("Origin", "null")], path=path), 403, "BrowserRequest")
+    assert_refused(raw_get(daemon, [good[0]], path=path), 401, "MissingToken")
+    assert_refused(
+        raw_get(daemon, [good[0], ("Authorization", "x")], path=path), 403, "InvalidToken"
+    )
+
+
 @pytest.mark.parametrize("method", ["OPTIONS", "POST", "HEAD", "PUT", "DELETE"])
 def test_no_cors_and_no_other_methods(served: tuple[DaemonProcess, Headers], method: str) -> None:
     """A CORS preflight gets no Access-Control-* header: no browser page can read a reply."""

@@ -13,7 +13,8 @@ ahead of the request's event) and the event uses that answer. Under a flood the 
 stops resolving peers rather than fall behind without bound.
 
 The file (`audit.log`, 0600) rotates at `max_bytes`, keeping `backups` old files; lines
-also go to the `stsd.audit` logger (stderr, hence journald under systemd). A file that
+also go to the `stsd.audit` logger (stderr, hence journald under systemd), a batch as
+one record that stsd's handler writes as one log line per audit line. A file that
 can't be written (read-only state dir, full disk) never stops the daemon: the lines go
 to stderr only, with a warning, and the file is tried again a minute later.
 """

@@ -43,6 +43,7 @@ _SPARE_FILES = 128  # the daemon's own: STS connections, the store, logs
 class _Connection:
     transport: asyncio.Transport
     idle_since: float  # monotonic: opened, or its last response sent
+    addresses: tuple[Address | None, Address | None]  # (peer, local), for the audit log
     busy: int = 0
     timer: asyncio.TimerHandle | None = field(default=None, repr=False)
 
@@ -96,7 +97,7 @@ class ConnectionGuard:
 
         return track
 
-    def request_started(self, transport: asyncio.BaseTransport | None) -> "_Connection | None":
+    def request_started(self, transport: asyncio.BaseTransport | None) -> _Connection | None:
         """A request on `transport` is being answered: keep its connection. What this
         returns goes back to `request_finished` once the response is written."""
         connection = self._open.get(transport) if transport is not None else None
@@ -104,7 +105,7 @@ class ConnectionGuard:
             connection.busy += 1
         return connection
 
-    def request_finished(self, connection: "_Connection | None") -> None:
+    def request_finished(self, connection: _Connection | None) -> None:
         if connection is None:
             return
         connection.busy -= 1
@@ -119,14 +120,15 @@ class ConnectionGuard:
             self._warn("%d connections open, all busy or new: turning one away", self._max)
             transport.abort()
             return
-        connection = _Connection(transport, time.monotonic())
+        addresses = (
+            address_of(transport.get_extra_info("peername")),
+            address_of(transport.get_extra_info("sockname")),
+        )
+        connection = _Connection(transport, time.monotonic(), addresses)
         self._open[transport] = connection
         self._arm(connection, self._timeout)
         if self._on_open is not None:
-            self._on_open(
-                address_of(transport.get_extra_info("peername")),
-                address_of(transport.get_extra_info("sockname")),
-            )
+            self._on_open(*addresses)
 
     def _closed(self, transport: asyncio.BaseTransport) -> None:
         connection = self._open.pop(transport, None)

@@ -13,6 +13,7 @@ racy by nature (a client may close its socket right after the reply), so every f
 may be None. Elsewhere (macOS) nothing is resolved.
 """
 
+import collections
 import contextlib
 import ipaddress
 import os
@@ -186,23 +187,38 @@ def _proc_lookup(peer: Address, local: Address, proc: Path = _PROC) -> tuple[int
     return None
 
 
+# Processes that held the last few client sockets. A client often opens several
+# connections (terraform's providers, a load test, an SDK's pool): looking at these
+# first spares a scan of every process for each connection (milliseconds each).
+_recent_holders: collections.deque[int] = collections.deque(maxlen=8)
+
+
 def process_of(inode: int, uid: int, proc: Path = _PROC) -> tuple[int, str | None] | None:
     """(pid, executable) of a process of `uid` holding socket `inode`, or None."""
     target = f"socket:[{inode}]"
+    for pid in list(_recent_holders):
+        found = _holder(f"{proc}/{pid}", uid, target)
+        if found is not None:
+            return found
     with os.scandir(proc) as entries:
         for entry in entries:
             if entry.name.isdigit():
-                found = _holder(entry, uid, target)
+                found = _holder(entry.path, uid, target)
                 if found is not None:
+                    with contextlib.suppress(ValueError):
+                        _recent_holders.remove(found[0])
+                    _recent_holders.appendleft(found[0])
                     return found
     return None
 
 
-def _holder(entry: os.DirEntry[str], uid: int, target: str) -> tuple[int, str | None] | None:
+def _holder(path: str, uid: int, target: str) -> tuple[int, str | None] | None:
+    """(pid, executable) of the process at /proc/PID `path` if it is `uid`'s and holds
+    `target` among its file descriptors."""
     try:
-        if entry.stat().st_uid != uid:
+        if os.stat(path).st_uid != uid:
             return None
-        fds = os.scandir(f"{entry.path}/fd")
+        fds = os.scandir(f"{path}/fd")
     except OSError:
         return None
     with fds:
@@ -214,8 +230,8 @@ def _holder(entry: os.DirEntry[str], uid: int, target: str) -> tuple[int, str | 
                 continue
             exe = None
             with contextlib.suppress(OSError):
-                exe = os.readlink(f"{entry.path}/exe")
-            return int(entry.name), exe
+                exe = os.readlink(f"{path}/exe")
+            return int(os.path.basename(path)), exe
     return None
 
 

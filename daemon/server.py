@@ -25,7 +25,7 @@ from stsd.daemon.bodies import EncodedBodies
 from stsd.daemon.errors import StsdError
 from stsd.daemon.guard import ConnectionGuard
 from stsd.daemon.model import RoleCredentials
-from stsd.daemon.peer import address_of
+from stsd.daemon.peer import Address, address_of
 from stsd.daemon.service import CredentialService
 from stsd.daemon.tokens import Grant, TokenRegistry
 
@@ -45,7 +45,6 @@ __all__ = [
     "json_error",
     "json_errors",
     "json_response",
-    "record_audit",
     "refusal",
     "refusal_of",
     "set_own_hosts",
@@ -60,6 +59,8 @@ OWN_HOSTS = web.AppKey("own_hosts", set[str])
 # X-Forwarded-* and Sec-Fetch-* are refused by prefix.
 _PROXY_HEADERS = frozenset({"forwarded", "via", "x-real-ip"})
 _BROWSER_HEADERS = frozenset({"origin", "referer"})
+_SUSPECT_HEADERS = _PROXY_HEADERS | _BROWSER_HEADERS
+_SUSPECT_PREFIXES = ("x-forwarded-", "sec-fetch-")
 
 
 TOKENS = web.AppKey("tokens", TokenRegistry)
@@ -130,12 +131,12 @@ def refusal_of(request: web.BaseRequest, own_hosts: set[str]) -> Refusal | None:
         return Refusal(403, "ForeignHost", "the Host header is not this daemon's address")
     for name in headers:
         lower = name.lower()
-        if lower in _PROXY_HEADERS or lower.startswith("x-forwarded-"):
+        if lower in _SUSPECT_HEADERS or lower.startswith(_SUSPECT_PREFIXES):
+            if lower in _BROWSER_HEADERS or lower.startswith("sec-fetch-"):
+                return Refusal(
+                    403, "BrowserRequest", f"requests from browser pages ({name}) are refused"
+                )
             return Refusal(403, "ProxiedRequest", f"requests carrying {name} are refused")
-        if lower in _BROWSER_HEADERS or lower.startswith("sec-fetch-"):
-            return Refusal(
-                403, "BrowserRequest", f"requests from browser pages ({name}) are refused"
-            )
     if (request.content_length or 0) > 0 or "Transfer-Encoding" in headers:
         return Refusal(400, "BodyNotAllowed", "this endpoint takes no request body")
     return None
@@ -163,63 +164,80 @@ class CredentialsEndpoint:
         self.own_hosts = own_hosts  # filled in by set_own_hosts once listening
         self.bodies = EncodedBodies(credentials_body)
 
-    async def handle(self, request: web.BaseRequest, profile: str) -> web.Response:
-        """Every request, served or refused, is audited."""
+    async def handle(
+        self,
+        request: web.BaseRequest,
+        profile: str,
+        addresses: tuple[Address | None, Address | None] | None = None,
+    ) -> web.Response:
+        """Every request, served or refused, is audited. `addresses`: the connection's
+        (peer, local), when the caller knows them already."""
         started = time.time()
         token = request.headers.get("Authorization")
         grant = self.tokens.lookup(token) if token else None
-        response, code = await self._answer(request, profile, token, grant)
+        refused = self._refusal(request, profile, token, grant)
+        response: web.Response
+        code: str | None = None
+        if refused is not None:
+            response, code = _failure(refused)
+        else:
+            creds = self.service.serve_now(profile)  # the usual case: nothing to await
+            if creds is not None:
+                response = self._served(creds)
+            else:
+                response, code = await self._after_waiting(profile)
         if self.audit is not None:
             label = grant.label if grant is not None else ("invalid" if token else "missing")
-            record_audit(self.audit, request, started, profile, label, response.status, code)
+            if addresses is None:
+                addresses = addresses_of(request)
+            self.audit.record(
+                AuditEvent(started, profile, label, response.status, code, *addresses)
+            )
         return response
 
-    async def _answer(
-        self, request: web.BaseRequest, profile: str, token: str | None, grant: Grant | None
-    ) -> tuple[web.Response, str | None]:
-        """The response and, for an error, its code; checks in DESIGN's order."""
-        refusal = refusal_of(request, self.own_hosts)
-        if refusal is not None:
-            return _failure(refusal)
-        if not token:
-            return _failure(
-                Refusal(
-                    401,
-                    "MissingToken",
-                    'no Authorization header: point the SDK at stsd with `eval "$(stsd env)"`',
-                )
-            )
-        if grant is None:
-            return _failure(
-                Refusal(
-                    403,
-                    "InvalidToken",
-                    'wrong authorization token: run `eval "$(stsd env)"` again',
-                )
-            )
-        if not grant.allows(profile):
-            return _failure(
-                Refusal(
-                    403,
-                    "ProfileNotAllowed",
-                    f"this token ({grant.label}) is for profile {grant.profile} only",
-                )
-            )
-        service = self.service
-        if not service.knows(profile):
-            known = ", ".join(sorted(service.config.roles)) or "none"
-            return _failure(
-                Refusal(
-                    404,
-                    "UnknownProfile",
-                    f"no role profile {profile!r} in the configuration; known: {known}",
-                )
-            )
+    async def _after_waiting(self, profile: str) -> tuple[web.Response, str | None]:
+        """The answer once the service has fetched credentials (or given up)."""
         try:
-            creds = await service.credentials(profile)
+            creds = await self.service.credentials(profile)
         except StsdError as error:
             return _failure(Refusal(error.http_status, error.code, error.message))
-        return web.Response(body=self.bodies.body(creds), headers=_JSON_HEADERS), None
+        return self._served(creds), None
+
+    def _served(self, creds: RoleCredentials) -> web.Response:
+        return web.Response(body=self.bodies.body(creds), headers=_JSON_HEADERS)
+
+    def _refusal(
+        self, request: web.BaseRequest, profile: str, token: str | None, grant: Grant | None
+    ) -> Refusal | None:
+        """Why this request gets no credentials, before asking the service; checks in
+        DESIGN's order."""
+        refusal = refusal_of(request, self.own_hosts)
+        if refusal is not None:
+            return refusal
+        if not token:
+            return Refusal(
+                401,
+                "MissingToken",
+                'no Authorization header: point the SDK at stsd with `eval "$(stsd env)"`',
+            )
+        if grant is None:
+            return Refusal(
+                403, "InvalidToken", 'wrong authorization token: run `eval "$(stsd env)"` again'
+            )
+        if not grant.allows(profile):
+            return Refusal(
+                403,
+                "ProfileNotAllowed",
+                f"this token ({grant.label}) is for profile {grant.profile} only",
+            )
+        if not self.service.knows(profile):
+            known = ", ".join(sorted(self.service.config.roles)) or "none"
+            return Refusal(
+                404,
+                "UnknownProfile",
+                f"no role profile {profile!r} in the configuration; known: {known}",
+            )
+        return None
 
 
 ENDPOINT = web.AppKey("endpoint", CredentialsEndpoint)
@@ -236,29 +254,17 @@ def audit(
     """Queue the audit line of a routed credential request (IMDS); no I/O here."""
     audit_log = request.app.get(AUDIT)
     if audit_log is not None:
-        record_audit(audit_log, request, started, profile, label, status, code)
+        audit_log.record(AuditEvent(started, profile, label, status, code, *addresses_of(request)))
 
 
-def record_audit(
-    audit_log: AuditLog,
-    request: web.BaseRequest,
-    started: float,
-    profile: str,
-    label: str,
-    status: int,
-    code: str | None,
-) -> None:
+def addresses_of(request: web.BaseRequest) -> tuple[Address | None, Address | None]:
+    """The request's connection: (peer, local)."""
     transport = request.transport
-    audit_log.record(
-        AuditEvent(
-            time=started,
-            profile=profile,
-            token=label,
-            status=status,
-            code=code,
-            peer=address_of(transport.get_extra_info("peername") if transport else None),
-            local=address_of(transport.get_extra_info("sockname") if transport else None),
-        )
+    if transport is None:
+        return None, None
+    return (
+        address_of(transport.get_extra_info("peername")),
+        address_of(transport.get_extra_info("sockname")),
     )
 
 
@@ -341,7 +347,8 @@ def answer_credentials_directly(
             return await routed(request)
         connection = guard.request_started(request.transport)
         try:
-            return await endpoint.handle(request, match.group(1))
+            addresses = None if connection is None else connection.addresses
+            return await endpoint.handle(request, match.group(1), addresses)
         except Exception:
             log.exception("internal error on GET /credentials/")
             return json_error(500, "InternalError", "stsd failed on this request; see its log")

@@ -91,6 +91,19 @@ class CredentialService:
 
     # -- credentials ------------------------------------------------------------------
 
+    def serve_now(self, profile: str) -> RoleCredentials | None:
+        """`profile`'s credentials if they can be served at once (nearly every request),
+        starting a background refresh when one is due; None when `credentials()` has to
+        wait or refuse. Synchronous: the endpoint's usual case awaits nothing."""
+        if not self._broker.knows(profile):
+            return None
+        decision = self._broker.request(profile)
+        if not isinstance(decision, Serve):
+            return None
+        if decision.refresh is not None:
+            self._flight(decision.refresh)
+        return decision.credentials
+
     async def credentials(self, profile: str) -> RoleCredentials:
         """Fresh credentials for `profile`, within the request deadline.
 

@@ -4,6 +4,7 @@ import json
 import os
 import socket
 import stat
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -117,6 +118,35 @@ def test_peer_of_a_loopback_connection(family: socket.AddressFamily) -> None:
                 found = resolve_peer(peer[:2], accepted.getsockname()[:2])
             assert client.fileno() >= 0
     assert found == Peer(uid=os.getuid(), pid=os.getpid(), exe=os.path.realpath(sys.executable))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc is Linux's")
+def test_a_remembered_process_never_stands_in_for_another() -> None:
+    """The processes that held recent client sockets are looked at first; a connection
+    from a different process is still that process's."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        address = server.getsockname()
+
+        def peer_of_next() -> Peer:
+            accepted, peer = server.accept()
+            with accepted:
+                return resolve_peer(peer, accepted.getsockname())
+
+        ours = Peer(uid=os.getuid(), pid=os.getpid(), exe=os.path.realpath(sys.executable))
+        with socket.create_connection(address), socket.create_connection(address):
+            assert [peer_of_next(), peer_of_next()] == [ours, ours]
+        script = (
+            "import socket, sys; socket.create_connection(('127.0.0.1', int(sys.argv[1]))).recv(1)"
+        )
+        child = subprocess.Popen([sys.executable, "-c", script, str(address[1])])
+        try:
+            found = peer_of_next()
+        finally:
+            child.kill()
+            child.wait()
+        assert found.pid == child.pid and found.uid == os.getuid()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc is Linux's")

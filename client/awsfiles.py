@@ -5,11 +5,18 @@ AWS_SHARED_CREDENTIALS_FILE (with `~` expanded, as botocore does). In the config
 profile is `[profile NAME]` (or `[default]`); in the credentials file it is `[NAME]`.
 """
 
+from __future__ import annotations
+
 import configparser
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+from stsd.client.values import Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Final
 
 __all__ = ["AwsFiles", "AwsFilesError", "load_aws_files"]
 
@@ -24,12 +31,21 @@ class AwsFilesError(Exception):
         self.path = path
 
 
-@dataclass(frozen=True, slots=True)
-class AwsFiles:
-    config_path: Path
-    credentials_path: Path
-    config: Sections  # profile name -> settings from the config file
-    credentials: Sections  # profile name -> settings from the credentials file
+class AwsFiles(Value):
+    __slots__ = ("config_path", "credentials_path", "config", "credentials")
+    _hidden = ("credentials",)  # access keys
+    config_path: Final[Path]
+    credentials_path: Final[Path]
+    config: Final[Sections]  # profile name -> settings from the config file
+    credentials: Final[Sections]  # profile name -> settings from the credentials file
+
+    def __init__(
+        self, config_path: Path, credentials_path: Path, config: Sections, credentials: Sections
+    ) -> None:
+        self.config_path = config_path
+        self.credentials_path = credentials_path
+        self.config = config
+        self.credentials = credentials
 
     def profile(self, name: str) -> dict[str, str]:
         """A profile's settings as botocore merges them (credentials file wins)."""

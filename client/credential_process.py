@@ -11,18 +11,23 @@ container provider would, and prints the AWS `credential_process` format (Versio
 It never talks to STS itself. On failure stdout stays empty (an SDK would parse it),
 stderr holds one line saying what to do (botocore and the AWS CLI show it), and the exit
 code says why, as for every stsd command. Standard library only: SDKs run it at every
-refresh.
+refresh (no `typing` at run time either).
 """
 
-import argparse
+from __future__ import annotations
+
 import json
 import sys
-from collections.abc import Mapping
-from typing import Any
 
 from stsd.client.endpoint import EndpointError, fetch_role_credentials
 from stsd.client.output import fail
 from stsd.client.paths import Paths
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Mapping
+    from typing import Any
 
 __all__ = ["process_json", "run"]
 

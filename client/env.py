@@ -1,9 +1,11 @@
-"""`stsd env`: the lines that point a shell (and every SDK in it) at the daemon."""
+"""`stsd env`: the lines that point a shell (and every SDK in it) at the daemon.
 
-import argparse
-import json
-from collections.abc import Mapping
-from pathlib import Path
+Shells run it at every start (`eval "$(stsd env PROFILE)"` in an rc file): what it
+imports is what it costs, so the modules it needs keep their own imports light, and
+tests/e2e/test_flow.py checks which ones it loads.
+"""
+
+from __future__ import annotations
 
 from stsd.client.awsfiles import AwsFiles, AwsFilesError, load_aws_files
 from stsd.client.liveness import daemon_listening
@@ -12,6 +14,12 @@ from stsd.client.paths import Paths, UnsafeRuntimeDir, ensure_private_dir
 from stsd.client.settings import Settings, SettingsError, load_settings
 from stsd.client.shells import detect_shell, render
 from stsd.client.tokens import ensure_token
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Mapping
+    from pathlib import Path
 
 __all__ = [
     "SET_BY_ENV",
@@ -139,6 +147,8 @@ def _print(
     args: argparse.Namespace, env: Mapping[str, str], assign: dict[str, str], remove: list[str]
 ) -> None:
     if args.json:
+        import json
+
         print(json.dumps({"set": assign, "unset": remove}, indent=2))
     else:
         print(render(args.shell or detect_shell(env), assign, remove), end="")

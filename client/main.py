@@ -1,14 +1,22 @@
 """Entry point of the `stsd` command: flag wiring here, the work in one module per command.
 
 Command modules are imported only when their command runs, so `stsd env` loads the
-standard library and nothing else.
+standard library and nothing else. The forms shells and SDKs run at every start
+(`stsd env [PROFILE]`, `stsd credential-process PROFILE`) skip argparse altogether:
+importing it and building this parser is a third of their run time (see `_fast_args`).
 """
 
-import argparse
+from __future__ import annotations
+
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from types import SimpleNamespace
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
 
 __all__ = ["build_parser", "main"]
 
@@ -22,6 +30,8 @@ Try it:   stsd demo      (everything against a local STS emulator, nothing touch
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="stsd",
         description=_DESCRIPTION,
@@ -299,18 +309,51 @@ _MODULES = {
 }
 
 
+# What argparse makes of `env [PROFILE]` and `credential-process PROFILE` besides the
+# profile: every option at its default. tests/client/test_cli_fast_path.py checks that
+# these equal build_parser()'s, so an option added above must be added here too.
+_FAST_DEFAULTS = {
+    "env": {
+        "shell": None,
+        "unset": False,
+        "json": False,
+        "login": False,
+        "no_token_env": False,
+        "imds": False,
+    },
+    "credential-process": {},
+}
+
+
+def _fast_args(argv: Sequence[str]) -> SimpleNamespace | None:
+    """argparse's result for a bare `env [PROFILE]` or `credential-process PROFILE`, else
+    None (anything else, `--help` included, goes through argparse)."""
+    if len(argv) == 1 and argv[0] == "env":
+        profile = None
+    elif len(argv) == 2 and argv[0] in _FAST_DEFAULTS and not argv[1].startswith("-"):
+        profile = argv[1]  # an option, `--` or a negative number is argparse's to judge
+    else:
+        return None
+    return SimpleNamespace(
+        version=False, command=argv[0], profile=profile, **_FAST_DEFAULTS[argv[0]]
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `stsd` command line; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.version:
-        from importlib.metadata import version
+    argv = sys.argv[1:] if argv is None else argv
+    args: argparse.Namespace | SimpleNamespace | None = _fast_args(argv)
+    if args is None:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.version:
+            from importlib.metadata import version
 
-        print(f"stsd {version('stsd')}")
-        return 0
-    if args.command is None:
-        parser.print_help()
-        return 2
+            print(f"stsd {version('stsd')}")
+            return 0
+        if args.command is None:
+            parser.print_help()
+            return 2
     module = importlib.import_module(f"stsd.client.{_MODULES[args.command]}")
     try:
         code: int = module.run(args, os.environ)

@@ -1,8 +1,16 @@
 """How the CLI speaks: errors and warnings on stderr, prefixed, never on stdout
-(stdout of `stsd env` is eval'd by shells)."""
+(stdout of `stsd env` is eval'd by shells).
+
+datetime is imported where times are shown: `stsd env` only warns and fails.
+"""
+
+from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import datetime
 
 __all__ = ["fail", "parse_time", "until", "warn"]
 
@@ -19,6 +27,8 @@ def fail(message: str, code: int = 1) -> int:
 def parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
+    from datetime import UTC, datetime
+
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
@@ -27,6 +37,8 @@ def until(value: str | None, now: datetime | None = None) -> str:
     moment = parse_time(value)
     if moment is None:
         return "-"
+    from datetime import UTC, datetime
+
     now = now or datetime.now(UTC)
     left = int((moment - now).total_seconds())
     local = moment.astimezone().strftime("%H:%M")

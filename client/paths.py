@@ -8,13 +8,18 @@ tests isolate a daemon).
   created 0700 and checked (owner, mode, not a symlink) before use, never trusted blindly.
 """
 
-import contextlib
+from __future__ import annotations
+
 import os
 import stat
-import tempfile
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+from stsd.client.values import Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Final
 
 __all__ = ["Paths", "UnsafeRuntimeDir", "ensure_private_dir"]
 
@@ -26,14 +31,19 @@ class UnsafeRuntimeDir(Exception):
     """The runtime directory exists but isn't ours alone."""
 
 
-@dataclass(frozen=True, slots=True)
-class Paths:
-    config_dir: Path
-    state_dir: Path
-    runtime_dir: Path
+class Paths(Value):
+    __slots__ = ("config_dir", "state_dir", "runtime_dir")
+    config_dir: Final[Path]
+    state_dir: Final[Path]
+    runtime_dir: Final[Path]
+
+    def __init__(self, config_dir: Path, state_dir: Path, runtime_dir: Path) -> None:
+        self.config_dir = config_dir
+        self.state_dir = state_dir
+        self.runtime_dir = runtime_dir
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Paths":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Paths:
         env = os.environ if env is None else env
         home = Path(env.get("HOME") or Path.home())
 
@@ -46,7 +56,7 @@ class Paths:
         if runtime_base and os.path.isabs(runtime_base):
             runtime = Path(runtime_base) / "stsd"
         else:
-            tmp = env.get("TMPDIR") or tempfile.gettempdir()
+            tmp = env.get("TMPDIR") or _temp_dir()
             runtime = Path(tmp) / f"stsd-{os.getuid()}"
         return cls(
             config_dir=xdg("XDG_CONFIG_HOME", home / ".config") / "stsd",
@@ -81,6 +91,12 @@ class Paths:
         return None
 
 
+def _temp_dir() -> str:
+    import tempfile  # only without XDG_RUNTIME_DIR: it imports random, hashlib and shutil
+
+    return tempfile.gettempdir()
+
+
 def ensure_private_dir(path: Path) -> Path:
     """Create `path` with mode 0700 if missing; refuse it unless it's ours alone.
 
@@ -88,8 +104,10 @@ def ensure_private_dir(path: Path) -> Path:
         UnsafeRuntimeDir: it is a symlink, not a directory, owned by someone else, or
             open to group or others.
     """
-    with contextlib.suppress(FileExistsError):
+    try:  # noqa: SIM105 - contextlib would be one more import for `stsd env`
         path.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        pass
     info = os.lstat(path)
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
         raise UnsafeRuntimeDir(f"{path} is not a directory (a symlink?); remove it")

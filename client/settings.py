@@ -39,13 +39,17 @@ Every key is optional:
 MFA driver names are checked by the daemon (`stsd serve`), which knows them.
 """
 
-import ipaddress
-import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from __future__ import annotations
+
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
+
+from stsd.client.values import Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+    from typing import Any, Final
 
 __all__ = [
     "DEFAULT_LISTEN",
@@ -69,27 +73,91 @@ class SettingsError(Exception):
     """config.toml is broken; the message names the file and the key."""
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    listen: str = DEFAULT_LISTEN
-    default_profile: str | None = None
-    session_duration: timedelta = timedelta(hours=12)
-    floor: timedelta = timedelta(minutes=20)
-    trigger: timedelta = timedelta(minutes=30)
-    hard_floor: timedelta = timedelta(minutes=5)
-    active_window: timedelta = timedelta(hours=12)
-    prompt_before: timedelta = timedelta(minutes=30)
-    reassume_before: timedelta = timedelta(minutes=10)
-    store_key: str = "auto"
-    lock_on_screen_lock: bool = False
-    signin_url: str = DEFAULT_SIGNIN_URL
-    imds_profile: str | None = None
-    exec_lease: timedelta = timedelta(seconds=15)
-    max_connections: int = 512
-    connection_timeout: timedelta = timedelta(seconds=10)
-    mfa_drivers: tuple[str, ...] | None = None  # None: every driver, in the default order
-    source_mfa_drivers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    mfa_link_lifetime: timedelta = timedelta(minutes=10)
+class Settings(Value):
+    """Every setting, defaults filled in (`Settings()`: no config.toml)."""
+
+    __slots__ = (
+        "listen",
+        "default_profile",
+        "session_duration",
+        "floor",
+        "trigger",
+        "hard_floor",
+        "active_window",
+        "prompt_before",
+        "reassume_before",
+        "store_key",
+        "lock_on_screen_lock",
+        "signin_url",
+        "imds_profile",
+        "exec_lease",
+        "max_connections",
+        "connection_timeout",
+        "mfa_drivers",
+        "source_mfa_drivers",
+        "mfa_link_lifetime",
+    )
+    listen: Final[str]
+    default_profile: Final[str | None]
+    session_duration: Final[timedelta]
+    floor: Final[timedelta]
+    trigger: Final[timedelta]
+    hard_floor: Final[timedelta]
+    active_window: Final[timedelta]
+    prompt_before: Final[timedelta]
+    reassume_before: Final[timedelta]
+    store_key: Final[str]
+    lock_on_screen_lock: Final[bool]
+    signin_url: Final[str]
+    imds_profile: Final[str | None]
+    exec_lease: Final[timedelta]
+    max_connections: Final[int]
+    connection_timeout: Final[timedelta]
+    mfa_drivers: Final[tuple[str, ...] | None]  # None: every driver, in the default order
+    source_mfa_drivers: Final[Mapping[str, tuple[str, ...]]]
+    mfa_link_lifetime: Final[timedelta]
+
+    def __init__(
+        self,
+        listen: str = DEFAULT_LISTEN,
+        default_profile: str | None = None,
+        session_duration: timedelta = timedelta(hours=12),
+        floor: timedelta = timedelta(minutes=20),
+        trigger: timedelta = timedelta(minutes=30),
+        hard_floor: timedelta = timedelta(minutes=5),
+        active_window: timedelta = timedelta(hours=12),
+        prompt_before: timedelta = timedelta(minutes=30),
+        reassume_before: timedelta = timedelta(minutes=10),
+        store_key: str = "auto",
+        lock_on_screen_lock: bool = False,
+        signin_url: str = DEFAULT_SIGNIN_URL,
+        imds_profile: str | None = None,
+        exec_lease: timedelta = timedelta(seconds=15),
+        max_connections: int = 512,
+        connection_timeout: timedelta = timedelta(seconds=10),
+        mfa_drivers: tuple[str, ...] | None = None,
+        source_mfa_drivers: Mapping[str, tuple[str, ...]] | None = None,
+        mfa_link_lifetime: timedelta = timedelta(minutes=10),
+    ) -> None:
+        self.listen = listen
+        self.default_profile = default_profile
+        self.session_duration = session_duration
+        self.floor = floor
+        self.trigger = trigger
+        self.hard_floor = hard_floor
+        self.active_window = active_window
+        self.prompt_before = prompt_before
+        self.reassume_before = reassume_before
+        self.store_key = store_key
+        self.lock_on_screen_lock = lock_on_screen_lock
+        self.signin_url = signin_url
+        self.imds_profile = imds_profile
+        self.exec_lease = exec_lease
+        self.max_connections = max_connections
+        self.connection_timeout = connection_timeout
+        self.mfa_drivers = mfa_drivers
+        self.source_mfa_drivers = {} if source_mfa_drivers is None else source_mfa_drivers
+        self.mfa_link_lifetime = mfa_link_lifetime
 
     def mfa_drivers_for(self, source: str) -> tuple[str, ...] | None:
         """The MFA drivers to try for `source`, in order; None for the default order."""
@@ -102,6 +170,8 @@ def parse_listen(value: str) -> tuple[str, int]:
     Raises:
         ValueError: with a message fit for the user.
     """
+    import ipaddress  # the daemon and config.toml need it, not `stsd env` without one
+
     host, sep, port_text = value.rpartition(":")
     host = host.strip("[]")
     if not sep or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
@@ -125,13 +195,19 @@ def load_settings(path: Path) -> Settings:
         SettingsError: unreadable TOML, unknown keys, or values out of range.
     """
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return Settings()
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError as error:
         raise SettingsError(f"{path}: not valid TOML ({error})") from None
     except OSError as error:
         raise SettingsError(f"{path}: can't read it ({error.strerror})") from None
+    import tomllib  # ~9 ms: only when there is a file to parse
+
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"{path}: not valid TOML ({error})") from None
     reader = _Reader(path, raw)
     refresh = _Reader(path, reader.table("refresh"), prefix="refresh.")
     console = _Reader(path, reader.table("console"), prefix="console.")

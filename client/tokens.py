@@ -4,12 +4,18 @@ botocore raises on a token file ending in a newline and the JS SDK then falls ba
 provider that sends no token, so the file holds the bare token. Both the daemon and
 `stsd env` may create it (env works before the daemon first runs); creation is
 atomic and first-writer-wins, replacement (rotation) atomic by rename.
+
+`secrets` and `contextlib` are imported where a token is written: `stsd env` reads an
+existing token on every run and would pay for them (hashlib, random) each time.
 """
 
-import contextlib
+from __future__ import annotations
+
 import os
-import secrets
-from pathlib import Path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["ensure_token", "new_token", "read_token", "write_token"]
 
@@ -17,6 +23,8 @@ _TOKEN_BYTES = 32
 
 
 def new_token() -> str:
+    import secrets
+
     return secrets.token_urlsafe(_TOKEN_BYTES)
 
 
@@ -30,6 +38,8 @@ def read_token(path: Path) -> str | None:
 
 
 def _write_temp(path: Path, token: str) -> Path:
+    import secrets
+
     temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
@@ -50,6 +60,8 @@ def ensure_token(path: Path) -> str:
     existing = read_token(path)
     if existing is not None:
         return existing
+    import contextlib
+
     temp = _write_temp(path, new_token())
     try:
         os.link(temp, path)  # fails if another process created it first: theirs wins

@@ -158,18 +158,65 @@ def test_no_secret_reaches_the_logs(
         assert secret not in logs
 
 
-def test_client_commands_load_neither_boto3_nor_aiohttp(
-    sandbox: Sandbox, daemon: DaemonProcess
-) -> None:
-    """`env`, `status` and `login` stay on the standard library (fast start)."""
-    probe = """
+# Shells and SDKs run `stsd env PROFILE` and `stsd credential-process PROFILE` at every
+# start: each of these standard modules would cost them milliseconds (docs/benchmarks.md,
+# "The CLI"), and with a token, XDG_RUNTIME_DIR and no config.toml they need none.
+_HOT_COMMANDS_AVOID = {
+    "argparse",
+    "dataclasses",
+    "inspect",
+    "typing",
+    "tomllib",
+    "secrets",
+    "hashlib",
+    "random",
+    "tempfile",
+    "shutil",
+    "socket",
+    "urllib.request",
+    "http.client",
+    "email",
+    "ssl",
+}
+_LOADED_BY = """
 import sys
+before = set(sys.modules)
 from stsd.client.main import main
-for argv in (["env", "readonly"], ["status"], ["login", "--code", "1"]):
-    main(argv)
-heavy = sorted(m for m in sys.modules if m.split(".")[0] in {"boto3", "botocore", "aiohttp"})
-print("HEAVY", heavy, file=sys.stderr)
-sys.exit(1 if heavy else 0)
+code = main({argv!r})
+print("LOADED", *sorted(set(sys.modules) - before), file=sys.stderr)
+sys.exit(code)
 """
-    result = run_python(sandbox.env, probe)
-    assert result.returncode == 0, result.stderr
+
+
+def _loaded_by(sandbox: Sandbox, argv: list[str]) -> tuple[int, set[str]]:
+    """The exit code of `stsd ARGV` run as a process of its own, and what it imported."""
+    result = run_python(sandbox.env, _LOADED_BY.format(argv=argv))
+    lines = [line for line in result.stderr.splitlines() if line.startswith("LOADED ")]
+    assert lines, result.stderr
+    return result.returncode, set(lines[-1].split()[1:])
+
+
+def test_client_commands_load_neither_boto3_nor_aiohttp(
+    sandbox: Sandbox, emulator: EmulatorProcess, daemon: DaemonProcess
+) -> None:
+    """`env`, `credential-process`, `status` and `login` stay on the standard library
+    (fast start); `env PROFILE` and `credential-process PROFILE` load none of its
+    heavier modules either."""
+    login(sandbox, emulator)
+    runs = {
+        argv[0]: _loaded_by(sandbox, argv)
+        for argv in (
+            ["env", "readonly"],
+            ["credential-process", "readonly"],
+            ["status"],
+            ["login", "--code", "1"],
+        )
+    }
+    for command, (_, modules) in runs.items():
+        heavy = sorted(m for m in modules if m.split(".")[0] in {"boto3", "botocore", "aiohttp"})
+        assert not heavy, command
+    for command in ("env", "credential-process"):
+        code, modules = runs[command]
+        assert code == 0, command
+        assert "stsd.client.paths" in modules  # the probe does see what the command imports
+        assert sorted(modules & _HOT_COMMANDS_AVOID) == [], command

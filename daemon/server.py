@@ -122,13 +122,17 @@ def refusal_of(request: web.BaseRequest, own_hosts: set[str]) -> Refusal | None:
     """Why a request that no SDK would send is refused, or None.
 
     For the credentials and IMDS routes only (the MFA page is for browsers): a Host
-    other than our own address (DNS rebinding), headers a proxy adds (SSRF through a
-    local proxy), headers a browser adds (a web page), and a request body.
+    other than our own address (DNS rebinding), a proxy's request form and headers a
+    proxy adds (SSRF through a local proxy), headers a browser adds (a web page), and a
+    request body.
     """
     headers = request.headers
     hosts = headers.getall("Host", [])
     if len(hosts) != 1 or hosts[0].lower() not in own_hosts:
         return Refusal(403, "ForeignHost", "the Host header is not this daemon's address")
+    if not request.raw_path.startswith("/"):
+        # `GET http://host/path`: the form clients send to a proxy, never to stsd.
+        return Refusal(403, "ProxiedRequest", "requests in a proxy's absolute form are refused")
     for name in headers:
         lower = name.lower()
         if lower in _SUSPECT_HEADERS or lower.startswith(_SUSPECT_PREFIXES):

@@ -137,6 +137,14 @@ def test_proxy_and_browser_headers_are_refused(
     assert header.lower() in body["message"].lower()
 
 
+def test_a_proxy_request_form_is_refused(served: tuple[DaemonProcess, Headers]) -> None:
+    """`GET http://127.0.0.1:PORT/credentials/NAME`: what a client sends to a proxy."""
+    daemon, good = served
+    path = f"http://{daemon.address}/credentials/readonly"
+    body = assert_refused(raw_get(daemon, good, path=path), 403, "ProxiedRequest")
+    assert "absolute form" in body["message"]
+
+
 def test_a_request_body_is_refused(served: tuple[DaemonProcess, Headers]) -> None:
     daemon, good = served
     assert_refused(raw_get(daemon, good, body=b"x" * 10), 400, "BodyNotAllowed")

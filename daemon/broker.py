@@ -249,6 +249,9 @@ class _RoleState:
     error: StsdError | None = None
     error_at: datetime | None = None
     degraded: bool = False
+    # The decision to serve `credentials` with nothing to refresh: the same for every
+    # request until they change, so made once (a request is a few microseconds).
+    serve: "Serve | None" = None
 
 
 @dataclass(slots=True)
@@ -295,7 +298,11 @@ class Broker:
         if creds is not None and creds.credentials.remaining(now) >= self._serving_floor(state):
             why = self._refresh_reason(profile, now)
             refresh = self._next_assume(profile, now, why) if why else None
-            return Serve(creds, refresh if isinstance(refresh, Assume) else None)
+            if isinstance(refresh, Assume):
+                return Serve(creds, refresh)
+            if state.serve is None or state.serve.credentials is not creds:
+                state.serve = Serve(creds, None)
+            return state.serve
         left = creds.credentials.remaining(now) if creds else None
         if left is None:
             why = "no credentials yet"
@@ -414,6 +421,7 @@ class Broker:
         now = self._clock()
         state = self._role_state[role_credentials.profile]
         state.credentials = role_credentials
+        state.serve = None  # it held the old set: let that go now
         left = role_credentials.credentials.remaining(now)
         if left < self._policy.trigger:
             # Shorter than asked for (or a clock far off): serve them as in degraded mode

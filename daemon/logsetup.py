@@ -43,7 +43,7 @@ class _LinesHandler(logging.StreamHandler[TextIO]):
             return super().format(record)
         template = logging.makeLogRecord({**record.__dict__, "msg": "\0", "args": None})
         before, _, after = super().format(template).partition("\0")
-        return "\n".join(before + line + after for line in lines)
+        return before + f"{after}\n{before}".join(lines) + after
 
 
 def writes_to_journal(stream: TextIO, env: Mapping[str, str]) -> bool:

@@ -194,9 +194,7 @@ class CredentialsEndpoint:
             label = grant.label if grant is not None else ("invalid" if token else "missing")
             if addresses is None:
                 addresses = addresses_of(request)
-            self.audit.record(
-                AuditEvent(started, profile, label, response.status, code, *addresses)
-            )
+            self.audit.record((started, profile, label, response.status, code, *addresses))
         return response
 
     async def _after_waiting(self, profile: str) -> tuple[web.Response, str | None]:

@@ -4,6 +4,8 @@ Every test builds values directly, feeds the broker events (a request, an STS ou
 code, a tick) and checks the decision. Time only moves through `FakeClock.advance()`.
 """
 
+import gc
+import weakref
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -795,3 +797,24 @@ def test_credentials_issued_under_trigger_are_not_refreshed_in_a_loop(
     assert assumes(broker) == []
     clock.advance(timedelta(seconds=2))
     assert assumes(broker) == ["prod-ro"]
+
+
+def test_a_served_set_is_not_kept_alive_by_the_broker(broker: Broker, clock: FakeClock) -> None:
+    """The serve decision is made once per credential set; it must let the set go when
+    fresh ones arrive and on logout, so nothing keeps old secrets in memory (the
+    encoded bodies' cache relies on it)."""
+    login(broker, clock)
+    first = weakref.ref(give(broker, clock))
+    assert isinstance(broker.request("prod-ro"), Serve)
+    assert broker.request("prod-ro") is broker.request("prod-ro")  # made once
+    clock.advance(10 * MIN)
+    newer = give(broker, clock)
+    gc.collect()
+    assert first() is None
+    served = broker.request("prod-ro")
+    assert isinstance(served, Serve) and served.credentials is newer
+    second = weakref.ref(newer)
+    del newer, served
+    broker.forget(["bastion"])
+    gc.collect()
+    assert second() is None

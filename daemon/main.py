@@ -216,7 +216,7 @@ async def _run(config: Config, run: _Run) -> int:
         mfa.page_base = f"http://{_url_host(run.bound[0])}:{run.bound[1]}"
         # The address first: whoever sees the control socket answer (wait_ready, stsd env)
         # must find this daemon's address, not one a killed predecessor left behind.
-        _write_atomic(paths.address_file, "{}:{}".format(*run.bound))
+        _write_atomic(paths.address_file, f"{_url_host(run.bound[0])}:{run.bound[1]}")
         await _open_control(control_runner, run)
         log.info("serving %s", _describe(service.config, run))
         run.notifier.ready(f"Serving {_describe(service.config, run)}")

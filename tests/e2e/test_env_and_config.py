@@ -136,3 +136,22 @@ def test_serve_refuses_a_broken_settings_file(sandbox: Sandbox) -> None:
     assert result.returncode == 78
     assert "not a loopback IP" in result.stderr
     assert str(Path("stsd") / "config.toml") in result.stderr
+
+
+def test_an_ipv6_endpoint_is_named_as_a_url_can_hold_it(
+    sandbox: Sandbox, emulator: EmulatorProcess
+) -> None:
+    """`listen = "[::1]:PORT"`: the address file, `stsd env` and credential-process use
+    the bracketed form, and boto3 gets the role through it."""
+    with sandbox.start_daemon(["--listen", "[::1]:0"]) as daemon:
+        daemon.wait_ready()
+        login(sandbox, emulator)
+        assert daemon.address.startswith("[::1]:")
+        env = env_for(sandbox, "readonly")
+        assert env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] == (
+            f"http://{daemon.address}/credentials/readonly"
+        )
+        assert caller_arn(env).endswith(f":assumed-role/ReadOnly/{ALICE.name}")
+        result = sandbox.stsd(["credential-process", "readonly"])
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["Version"] == 1
